@@ -1,0 +1,108 @@
+"""The state of one user's registration, as stored between two messages.
+
+It is a plain object that the shared state machine is attached to for the length of one
+event; it round-trips through JSON (never pickle) so a row in SQLite is the whole truth.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from bot.flows.effects import Effect
+
+#: Fields of the declaration (mẫu 01) in the order they are asked.
+DECLARATION_FIELDS = (
+    "bhxh_code",
+    "full_name",
+    "id_number",
+    "province_code",
+    "commune_code",
+    "street",
+    "phone",
+    "email",
+    "portrait",
+    "id_front",
+    "id_back",
+    "agency_code",
+)
+
+
+@dataclass
+class Conversation:
+    """One registration in progress (or finished) for one user of one channel."""
+
+    user_key: str
+    state: str = "consent"
+    locale: str = "vi"
+    answers: dict[str, Any] = field(default_factory=dict)
+    attempts: dict[str, int] = field(default_factory=dict)
+    editing: bool = False
+    listing: dict[str, Any] = field(default_factory=dict)
+    otp: dict[str, Any] | None = None
+    consent: dict[str, str] | None = None
+    receipt: str | None = None
+    created_at: str = ""
+    updated_at: str = ""
+    effects: list[Effect] = field(default_factory=list, repr=False)
+
+    # Conditions used by the state machine's transitions (declared by name there).
+    def is_editing(self, *_: object) -> bool:
+        return self.editing
+
+    def wants_email(self, *_: object) -> bool:
+        return bool(self.answers.get("wants_email"))
+
+    def has_passport(self, *_: object) -> bool:
+        return str(self.answers.get("id_type", "")).startswith("passport")
+
+    # Callbacks named in the machine's data.
+    def enter_editing(self, *_: object) -> None:
+        self.editing = True
+
+    def leave_editing(self, *_: object) -> None:
+        self.editing = False
+
+    def missing_fields(self) -> list[str]:
+        """Declaration fields still without an answer (the e-mail only if it was wanted)."""
+        missing = []
+        for name in DECLARATION_FIELDS:
+            if name == "email" and not self.wants_email():
+                continue
+            if name == "id_back" and self.has_passport():
+                continue
+            if not self.answers.get(name):
+                missing.append(name)
+        return missing
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "state": self.state,
+                "locale": self.locale,
+                "answers": self.answers,
+                "attempts": self.attempts,
+                "editing": self.editing,
+                "listing": self.listing,
+                "otp": self.otp,
+                "consent": self.consent,
+                "receipt": self.receipt,
+                "created_at": self.created_at,
+                "updated_at": self.updated_at,
+            },
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, user_key: str, raw: str) -> Conversation:
+        data = json.loads(raw)
+        return cls(user_key=user_key, **data)
+
+    def touch(self, now: datetime) -> None:
+        stamp = now.isoformat()
+        if not self.created_at:
+            self.created_at = stamp
+        self.updated_at = stamp

@@ -1,0 +1,90 @@
+"""What goes into the conversation and what comes out of it, free of any chat channel.
+
+The Telegram adapter and the terminal console both translate their own inputs into an
+``Event`` and render ``Reply`` values; the flow never sees either channel. Replies carry
+message *keys* and parameters, never sentences, so the renderer picks the user's language.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+EventKind = Literal["text", "photo", "document", "contact", "choice", "command", "other"]
+
+
+@dataclass(frozen=True)
+class Event:
+    """One thing the user did.
+
+    ``other`` covers stickers, voice notes, locations and whatever else the channel cannot
+    map; the flow answers it politely with what the current step expects.
+    """
+
+    kind: EventKind
+    text: str = ""
+    data: bytes | None = None
+    file_name: str | None = None
+    mime_type: str | None = None
+    choice: str = ""
+    command: str = ""
+    contact_is_own: bool = True
+    other_kind: str = ""
+    language_hint: str | None = None
+
+    @classmethod
+    def typed(cls, text: str) -> Event:
+        return cls(kind="text", text=text)
+
+    @classmethod
+    def pressed(cls, choice: str) -> Event:
+        return cls(kind="choice", choice=choice)
+
+    @classmethod
+    def slash(cls, command: str, argument: str = "") -> Event:
+        return cls(kind="command", command=command.lstrip("/").lower(), text=argument)
+
+    @classmethod
+    def photo(cls, data: bytes) -> Event:
+        return cls(kind="photo", data=data)
+
+
+@dataclass(frozen=True)
+class Msg:
+    """A parameter that is itself a catalogue key, translated when the reply is rendered."""
+
+    key: str
+    params: dict[str, str | int] = field(default_factory=dict)
+
+
+ParamValue = str | int | Msg
+
+
+@dataclass(frozen=True)
+class Button:
+    """An inline button. ``label_key`` is translated; ``label`` is shown as is (data such as
+    a province name). ``data`` is language-neutral and at most 64 bytes (Telegram's limit)."""
+
+    data: str
+    label_key: str = ""
+    label: str = ""
+    params: dict[str, ParamValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One message to the user.
+
+    ``edit`` asks the channel to replace the message whose button triggered this event
+    (paging, a pressed choice) instead of adding a new one; channels without buttons ignore it.
+    ``keyboard`` is ``"contact"`` to offer the share-my-phone button, ``"remove"`` to take a
+    reply keyboard away, ``None`` to leave it alone.
+    """
+
+    key: str
+    params: dict[str, ParamValue] = field(default_factory=dict)
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    edit: bool = False
+    keyboard: Literal["contact", "remove"] | None = None
+    document: bytes | None = None
+    document_name: str | None = None

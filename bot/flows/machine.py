@@ -1,0 +1,127 @@
+"""The registration as a state machine declared as data.
+
+One ``transitions.Machine`` is shared by every conversation: a conversation is attached
+for the length of one event and detached after (``attached``), so memory does not grow
+with the number of users (PERF.md §3). Conditions are named methods of ``Conversation``;
+callbacks are synchronous and do no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from transitions import Machine
+
+from bot.flows.conversation import Conversation
+
+#: The questions in the order a first-time user meets them.
+QUESTION_STATES = (
+    "bhxh_code",
+    "full_name",
+    "id_number",
+    "province",
+    "commune",
+    "street",
+    "phone",
+    "email_choice",
+    "email",
+    "portrait",
+    "id_front",
+    "id_back",
+    "agency",
+)
+
+STATES: list[str | dict[str, Any]] = [
+    "consent",
+    *QUESTION_STATES[:-1],
+    "agency",
+    {"name": "review", "on_enter": "leave_editing"},
+    "otp",
+    "submitting",
+    "done",
+    "cancelled",
+]
+
+
+def _then(source: str, dest: str, *, unless_editing: bool = True) -> list[dict[str, Any]]:
+    """``advance`` from ``source`` to ``dest``, or back to the review when editing."""
+    back = [{"trigger": "advance", "source": source, "dest": "review", "conditions": "is_editing"}]
+    return [
+        *(back if unless_editing else []),
+        {"trigger": "advance", "source": source, "dest": dest},
+    ]
+
+
+#: Which field each review button edits, and where that edit starts.
+EDITABLE: dict[str, str] = {
+    "bhxh_code": "bhxh_code",
+    "full_name": "full_name",
+    "id_number": "id_number",
+    "address": "province",
+    "phone": "phone",
+    "email": "email_choice",
+    "portrait": "portrait",
+    "id_front": "id_front",
+    "id_back": "id_back",
+    "agency": "agency",
+}
+
+TRANSITIONS: list[dict[str, Any]] = [
+    {"trigger": "agree", "source": "consent", "dest": "bhxh_code"},
+    *_then("bhxh_code", "full_name"),
+    *_then("full_name", "id_number"),
+    *_then("id_number", "province"),
+    # A new province always needs its commune, and a new commune its street.
+    *_then("province", "commune", unless_editing=False),
+    *_then("commune", "street", unless_editing=False),
+    *_then("street", "phone"),
+    *_then("phone", "email_choice"),
+    {"trigger": "advance", "source": "email_choice", "dest": "email", "conditions": "wants_email"},
+    *_then("email_choice", "portrait"),
+    *_then("email", "portrait"),
+    *_then("portrait", "id_front"),
+    # A passport has no back side: its photo page is the only ID picture.
+    {"trigger": "advance", "source": "id_front", "dest": "review", "conditions": "is_editing"},
+    {"trigger": "advance", "source": "id_front", "dest": "agency", "conditions": "has_passport"},
+    {"trigger": "advance", "source": "id_front", "dest": "id_back"},
+    *_then("id_back", "agency"),
+    {"trigger": "advance", "source": "agency", "dest": "review"},
+    *(
+        {"trigger": f"edit_{field}", "source": "review", "dest": dest, "before": "enter_editing"}
+        for field, dest in EDITABLE.items()
+    ),
+    {"trigger": "confirm", "source": "review", "dest": "otp"},
+    {"trigger": "change_destination", "source": "otp", "dest": "review"},
+    {"trigger": "verified", "source": "otp", "dest": "submitting"},
+    {"trigger": "submitted", "source": "submitting", "dest": "done"},
+    {"trigger": "restart", "source": ["done", "cancelled"], "dest": "bhxh_code"},
+    {"trigger": "cancel", "source": "*", "dest": "cancelled"},
+]
+
+MACHINE = Machine(
+    model=None,
+    states=STATES,
+    transitions=TRANSITIONS,
+    initial="consent",
+    auto_transitions=False,
+    ignore_invalid_triggers=False,
+)
+
+
+@contextmanager
+def attached(conversation: Conversation) -> Iterator[Conversation]:
+    """Attach ``conversation`` to the shared machine for one event."""
+    MACHINE.add_model(conversation, initial=conversation.state)
+    try:
+        yield conversation
+    finally:
+        MACHINE.remove_model(conversation)
+
+
+def fire(conversation: Conversation, trigger: str) -> bool:
+    """Run ``trigger`` on an attached conversation; ``False`` when it does not apply."""
+    if not conversation.may_trigger(trigger):  # type: ignore[attr-defined]
+        return False
+    return bool(conversation.trigger(trigger))  # type: ignore[attr-defined]
