@@ -31,6 +31,11 @@ class Event:
     contact_is_own: bool = True
     other_kind: str = ""
     language_hint: str | None = None
+    # Filled in by the service once it has checked a photo: the stored photo's id, or why
+    # it was refused (a reason code of ``bot.flows.photos`` and numbers for the message).
+    photo_id: str = ""
+    photo_problem: str = ""
+    problem_detail: dict[str, str | int] = field(default_factory=dict)
 
     @classmethod
     def typed(cls, text: str) -> Event:

@@ -508,12 +508,11 @@ class RegistrationFlow:
     def _on_photo_step(self, conv: Conversation, event: Event, now: datetime) -> list[Reply]:
         if event.kind not in ("photo", "document"):
             return self._wrong_kind(conv, event, "photo")
-        problem = event.choice  # the service puts a photo problem code here
-        if problem:
-            return self._reject(conv, f"photo_{problem}")
-        if not event.text:
+        if event.photo_problem:
+            return self._reject(conv, f"photo_{event.photo_problem}", dict(event.problem_detail))
+        if not event.photo_id:
             return self._reject(conv, "photo_not_image")
-        conv.answers[conv.state] = event.text  # the stored photo's id
+        conv.answers[conv.state] = event.photo_id
         return [Reply(f"note.photo_saved.{conv.state}"), *self._advance(conv, now)]
 
     _on_portrait = _on_photo_step
@@ -637,7 +636,8 @@ class RegistrationFlow:
             missing = conv.missing_fields()
             if missing:
                 return [
-                    Reply("review.incomplete", {"fields": ", ".join(missing)}),
+                    Reply("review.incomplete"),
+                    *(Reply("status.missing_item", {"field": Msg(f"field.{n}")}) for n in missing),
                     *self._ask_review(conv, now),
                 ]
             fire(conv, "confirm")

@@ -1,0 +1,166 @@
+"""Runs one event of one user's conversation, with the I/O around the pure flow.
+
+Order per event, the same for Telegram and the terminal: take the user's lock (one event
+per user at a time, users in parallel) → load the row → check and store a photo if the
+step wants one → run the flow → perform its effects (send a code, store the declaration)
+→ **write the conversation to SQLite** → only then hand the replies back to be sent.
+Nothing is written before the user has agreed to the use of their data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import uuid
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from bot.flows.conversation import Conversation
+from bot.flows.effects import Discard, SendCode, Submit
+from bot.flows.events import Event, Reply
+from bot.flows.photos import PhotoProblem, check_photo
+from bot.flows.registration import RegistrationFlow
+from bot.i18n import LANGUAGES, Translator
+from bot.masking import mask_user
+from bot.notify import DeliveryError, Notifier
+from storage.conversations import ConversationStore
+from storage.declarations import DeclarationStore
+from storage.photos import PhotoStore
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+PHOTO_FIELDS = ("portrait", "id_front", "id_back")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The replies to send and the language to render them in."""
+
+    locale: str
+    replies: list[Reply]
+
+
+class RegistrationService:
+    def __init__(
+        self,
+        flow: RegistrationFlow,
+        conversations: ConversationStore,
+        declarations: DeclarationStore,
+        photos: PhotoStore,
+        notifier: Notifier,
+        translator: Translator,
+        *,
+        default_locale: str = "vi",
+        clock: Clock = utc_now,
+    ) -> None:
+        self.flow = flow
+        self.conversations = conversations
+        self.declarations = declarations
+        self.photos = photos
+        self.notifier = notifier
+        self.translator = translator
+        self.default_locale = default_locale
+        self.clock = clock
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def _lock(self, user_key: str) -> asyncio.Lock:
+        lock = self._locks.get(user_key)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[user_key] = lock
+        return lock
+
+    async def locale_of(self, user_key: str) -> str:
+        conv = await self.conversations.load(user_key)
+        return conv.locale if conv else self.default_locale
+
+    async def handle(self, user_key: str, event: Event) -> Outcome:
+        lock = self._lock(user_key)
+        async with lock:
+            now = self.clock()
+            conv = await self.conversations.load(user_key)
+            if conv is None:
+                conv = Conversation(user_key=user_key, locale=self._first_locale(event))
+            had_consent = conv.consent is not None
+            if event.kind in ("photo", "document") and self.flow.photo_slot(conv):
+                event = await self._check_photo(conv, event, now)
+            replies = self.flow.handle(conv, event, now)
+            replies += await self._perform(conv, now)
+            await self._persist(conv, had_consent, now)
+            return Outcome(conv.locale, replies)
+
+    def _first_locale(self, event: Event) -> str:
+        hint = (event.language_hint or "").split("-")[0].lower()
+        return hint if hint in LANGUAGES else self.default_locale
+
+    async def _check_photo(self, conv: Conversation, event: Event, now: datetime) -> Event:
+        checked = await asyncio.to_thread(check_photo, event.data or b"")
+        if isinstance(checked, PhotoProblem):
+            return dataclasses.replace(
+                event, photo_problem=checked.reason, problem_detail=dict(checked.detail)
+            )
+        photo_id = await self.photos.put(conv.user_key, checked.jpeg, now)
+        return dataclasses.replace(event, photo_id=photo_id, data=None)
+
+    async def _perform(self, conv: Conversation, now: datetime) -> list[Reply]:
+        replies: list[Reply] = []
+        effects, conv.effects = conv.effects, []
+        for effect in effects:
+            if isinstance(effect, SendCode):
+                replies += await self._send_code(conv, effect, now)
+            elif isinstance(effect, Submit):
+                replies += await self._submit(conv, now)
+            elif isinstance(effect, Discard):
+                await self._discard(conv)
+        return replies
+
+    async def _send_code(self, conv: Conversation, effect: SendCode, now: datetime) -> list[Reply]:
+        subject = self.translator.text(conv.locale, "otp.message_subject")
+        body = self.translator.text(
+            conv.locale, "otp.message_body", {"code": effect.code, "minutes": 5}
+        )
+        try:
+            await self.notifier.send(effect.channel, effect.to, subject, body, now)
+        except DeliveryError:
+            log.warning("code delivery failed for %s", mask_user(conv.user_key))
+            return [Reply("otp.send_failed")]
+        return []
+
+    async def _submit(self, conv: Conversation, now: datetime) -> list[Reply]:
+        answers = conv.answers
+        data = {
+            **{k: v for k, v in answers.items() if k != "draft_id"},
+            "consent": conv.consent,
+            "locale": conv.locale,
+        }
+        receipt = await self.declarations.submit(
+            answers["draft_id"], conv.user_key, answers["agency_code"], data, now
+        )
+        log.info("declaration %s submitted by %s", receipt, mask_user(conv.user_key))
+        return self.flow.after_submit(conv, receipt, now)
+
+    async def _discard(self, conv: Conversation) -> None:
+        kept: set[str] = set()
+        for declaration in await self.declarations.for_user(conv.user_key):
+            kept.update(str(declaration.data.get(f)) for f in PHOTO_FIELDS)
+        await self.photos.delete_for_user(conv.user_key, keep=kept)
+        await self.conversations.delete(conv.user_key)
+
+    async def _persist(self, conv: Conversation, had_consent: bool, now: datetime) -> None:
+        if conv.consent is None or conv.state == "cancelled":
+            return
+        if not had_consent:
+            await self.conversations.record_consent(
+                conv.user_key, conv.consent["version"], conv.consent["at"]
+            )
+        if not conv.answers.get("draft_id"):
+            conv.answers["draft_id"] = uuid.uuid4().hex
+        conv.touch(now)
+        await self.conversations.save(conv)

@@ -1,0 +1,65 @@
+"""Conversation rows: loaded for one event, written through before the reply is sent.
+
+A bounded cache of the *serialised* rows spares the read round trip on the next message
+of a recent user (half the per-step cost, PERF.md §4) without keeping live objects around:
+every event still gets a fresh ``Conversation`` parsed from JSON, and every change is
+written to SQLite before the caller answers the user.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from bot.flows.conversation import Conversation
+from storage.db import Database
+
+
+class ConversationStore:
+    def __init__(self, db: Database, cache_size: int = 5000) -> None:
+        self.db = db
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, str] = OrderedDict()
+
+    async def load(self, user_key: str) -> Conversation | None:
+        raw = self._cache.get(user_key)
+        if raw is None:
+            rows = await self.db.fetch(
+                "SELECT data FROM conversations WHERE user_key = ?", (user_key,)
+            )
+            if not rows:
+                return None
+            raw = str(rows[0][0])
+            self._remember(user_key, raw)
+        else:
+            self._cache.move_to_end(user_key)
+        return Conversation.from_json(user_key, raw)
+
+    async def save(self, conv: Conversation) -> None:
+        raw = conv.to_json()
+        await self.db.write(
+            "INSERT INTO conversations (user_key, state, data, updated_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(user_key) DO UPDATE SET state = excluded.state, data = excluded.data, "
+            "updated_at = excluded.updated_at",
+            (conv.user_key, conv.state, raw, conv.updated_at),
+        )
+        self._remember(conv.user_key, raw)
+
+    async def delete(self, user_key: str) -> None:
+        self._cache.pop(user_key, None)
+        await self.db.write("DELETE FROM conversations WHERE user_key = ?", (user_key,))
+
+    async def record_consent(self, user_key: str, version: str, given_at: str) -> None:
+        await self.db.write(
+            "INSERT INTO consents (user_key, version, given_at) VALUES (?, ?, ?)",
+            (user_key, version, given_at),
+        )
+
+    def forget_cache(self) -> None:
+        """Drop cached rows (tests use it to prove the database alone is enough)."""
+        self._cache.clear()
+
+    def _remember(self, user_key: str, raw: str) -> None:
+        self._cache[user_key] = raw
+        self._cache.move_to_end(user_key)
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)

@@ -1,0 +1,128 @@
+"""The one SQLite connection of the process, its settings and its schema migrations.
+
+WAL with ``synchronous=NORMAL`` keeps a write at a fraction of a millisecond while still
+surviving a process crash (PERF.md §4). Autocommit mode makes a single statement one
+round trip to the aiosqlite thread; multi-statement work goes through ``transaction()``,
+which also serialises writers so another task's statement cannot slip into it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+#: Numbered migrations, applied in order; never edit one that has shipped, add the next.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE conversations (
+        user_key   TEXT PRIMARY KEY,
+        state      TEXT NOT NULL,
+        data       TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE consents (
+        id         INTEGER PRIMARY KEY,
+        user_key   TEXT NOT NULL,
+        version    TEXT NOT NULL,
+        given_at   TEXT NOT NULL
+    );
+    CREATE TABLE receipt_counters (
+        agency_code TEXT NOT NULL,
+        year        INTEGER NOT NULL,
+        last_seq    INTEGER NOT NULL,
+        PRIMARY KEY (agency_code, year)
+    );
+    CREATE TABLE declarations (
+        id           INTEGER PRIMARY KEY,
+        draft_id     TEXT NOT NULL UNIQUE,
+        user_key     TEXT NOT NULL,
+        receipt      TEXT NOT NULL UNIQUE,
+        agency_code  TEXT NOT NULL,
+        status       TEXT NOT NULL DEFAULT 'submitted',
+        data         TEXT NOT NULL,
+        submitted_at TEXT NOT NULL
+    );
+    CREATE INDEX declarations_by_user ON declarations(user_key);
+    CREATE TABLE photos (
+        id         TEXT PRIMARY KEY,
+        user_key   TEXT NOT NULL,
+        size       INTEGER NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX photos_by_user ON photos(user_key);
+    CREATE TABLE dev_outbox (
+        id         INTEGER PRIMARY KEY,
+        channel    TEXT NOT NULL,
+        recipient  TEXT NOT NULL,
+        subject    TEXT NOT NULL,
+        body       TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    """,
+)
+
+
+class Database:
+    """Owns the aiosqlite connection; repositories borrow it."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = str(path)
+        self._conn: aiosqlite.Connection | None = None
+        self._write_lock = asyncio.Lock()
+
+    @property
+    def conn(self) -> aiosqlite.Connection:
+        if self._conn is None:
+            raise RuntimeError("Database.open() was not called")
+        return self._conn
+
+    async def open(self) -> Database:
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._conn = await aiosqlite.connect(self.path, isolation_level=None)
+        await self._conn.execute("PRAGMA journal_mode=WAL")
+        await self._conn.execute("PRAGMA synchronous=NORMAL")
+        await self._conn.execute("PRAGMA busy_timeout=5000")
+        await self.migrate()
+        return self
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+
+    async def migrate(self) -> int:
+        """Apply the migrations this database has not seen; returns its schema version."""
+        rows = await self.conn.execute_fetchall("PRAGMA user_version")
+        version = int(next(iter(rows))[0])
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            async with self.transaction():
+                for statement in filter(str.strip, script.split(";")):
+                    await self.conn.execute(statement)
+                await self.conn.execute(f"PRAGMA user_version={number}")
+            version = number
+        return version
+
+    async def fetch(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
+        return list(await self.conn.execute_fetchall(sql, tuple(params)))
+
+    async def write(self, sql: str, params: Iterable[Any] = ()) -> None:
+        """One autocommitted statement, kept out of any transaction in progress."""
+        async with self._write_lock:
+            await self.conn.execute(sql, tuple(params))
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._write_lock:
+            await self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                await self.conn.execute("ROLLBACK")
+                raise
+            await self.conn.execute("COMMIT")

@@ -1,0 +1,41 @@
+"""The dev outbox: where e-mails and SMS go when no SMTP server or SMS gateway is set,
+so nothing is silently dropped and the console can show the one-time code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from storage.db import Database
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    channel: str
+    recipient: str
+    subject: str
+    body: str
+    created_at: str
+
+
+class DevOutbox:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def put(
+        self, channel: str, recipient: str, subject: str, body: str, now: datetime
+    ) -> None:
+        await self.db.write(
+            "INSERT INTO dev_outbox (channel, recipient, subject, body, created_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (channel, recipient, subject, body, now.isoformat()),
+        )
+
+    async def latest(self, recipient: str | None = None, limit: int = 10) -> list[OutboxMessage]:
+        where, params = ("WHERE recipient = ?", (recipient,)) if recipient else ("", ())
+        rows = await self.db.fetch(
+            f"SELECT channel, recipient, subject, body, created_at FROM dev_outbox {where} "  # noqa: S608
+            "ORDER BY id DESC LIMIT ?",
+            (*params, limit),
+        )
+        return [OutboxMessage(*(str(v) for v in row)) for row in rows]
