@@ -14,7 +14,7 @@ import dataclasses
 import logging
 import uuid
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -45,6 +45,9 @@ class Outcome:
 
     locale: str
     replies: list[Reply]
+
+
+Deliver = Callable[[Outcome], Awaitable[None]]
 
 
 class RegistrationService:
@@ -81,7 +84,9 @@ class RegistrationService:
         conv = await self.conversations.load(user_key)
         return conv.locale if conv else self.default_locale
 
-    async def handle(self, user_key: str, event: Event) -> Outcome:
+    async def handle(self, user_key: str, event: Event, deliver: Deliver | None = None) -> Outcome:
+        """Run one event; ``deliver`` sends the replies while the user's lock is still held,
+        so two quick messages of one user are answered in the order they came."""
         lock = self._lock(user_key)
         async with lock:
             now = self.clock()
@@ -94,7 +99,10 @@ class RegistrationService:
             replies = self.flow.handle(conv, event, now)
             replies += await self._perform(conv, now)
             await self._persist(conv, had_consent, now)
-            return Outcome(conv.locale, replies)
+            outcome = Outcome(conv.locale, replies)
+            if deliver is not None:
+                await deliver(outcome)
+            return outcome
 
     def _first_locale(self, event: Event) -> str:
         hint = (event.language_hint or "").split("-")[0].lower()

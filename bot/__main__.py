@@ -1,0 +1,70 @@
+"""The ``vssid-bot`` command: ``run`` (Telegram), ``console`` (terminal) and operator tools."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import logging
+import sys
+
+from bot.settings import Settings
+
+#: Operator sub-commands, each a module of ``bot.cli`` with ``register(subparsers)``.
+COMMAND_MODULES = ("bot.cli.scan", "bot.cli.agencies")
+
+
+def _run(args: argparse.Namespace) -> int:
+    settings = Settings()
+    if settings.telegram_bot_token is None:
+        from bot.i18n import Translator
+
+        message = Translator().text(settings.bot_default_locale, "console.no_token")
+        print(message, file=sys.stderr)  # noqa: T201
+        return 2
+    from bot.handlers.app import build_application
+    from bot.wiring import build
+
+    parts = asyncio.run(build(settings))
+    application = build_application(settings, parts)
+    try:
+        application.run_polling(allowed_updates=["message", "callback_query"], close_loop=False)
+    finally:
+        asyncio.run(parts.close())
+    return 0
+
+
+def _console(args: argparse.Namespace) -> int:
+    from bot.console import run_console
+
+    return asyncio.run(run_console(Settings()))
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="vssid-bot", description=__doc__)
+    commands = root.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="run the Telegram bot (long polling)").set_defaults(func=_run)
+    commands.add_parser("console", help="the registration in this terminal").set_defaults(
+        func=_console
+    )
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError:
+            continue
+        module.register(commands)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    args = parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""Builds the python-telegram-bot ``Application`` around the service."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import BotCommand
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    CallbackQueryHandler,
+    MessageHandler,
+    filters,
+)
+from telegram.request import HTTPXRequest
+
+from bot.handlers.registration import on_private_update
+from bot.settings import Settings
+from bot.wiring import Components
+
+log = logging.getLogger(__name__)
+LONG_POLL_TIMEOUT = 30
+COMMANDS = ("start", "status", "cancel", "language", "help")
+
+
+def build_application(settings: Settings, parts: Components) -> Application:
+    if settings.telegram_bot_token is None:
+        raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+    root = settings.api_root
+    application = (
+        Application.builder()
+        .token(settings.telegram_bot_token.get_secret_value())
+        .base_url(f"{root}/bot")
+        .base_file_url(f"{root}/file/bot")
+        .request(HTTPXRequest(connection_pool_size=64, read_timeout=20, write_timeout=60))
+        .get_updates_request(HTTPXRequest(read_timeout=LONG_POLL_TIMEOUT + 10))
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        .concurrent_updates(True)
+        .post_init(_post_init)
+        .build()
+    )
+    application.bot_data["components"] = parts
+    private = filters.ChatType.PRIVATE
+    application.add_handler(MessageHandler(private & ~filters.StatusUpdate.ALL, on_private_update))
+    application.add_handler(CallbackQueryHandler(on_private_update))
+    return application
+
+
+async def _post_init(application: Application) -> None:
+    parts: Components = application.bot_data["components"]
+    for lang in ("vi", "en"):
+        commands = [
+            BotCommand(name, parts.translator.text(lang, f"command.{name}")) for name in COMMANDS
+        ]
+        await application.bot.set_my_commands(commands, language_code=lang)

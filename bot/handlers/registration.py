@@ -1,0 +1,41 @@
+"""The one PTB handler of a citizen's private chat: Update → Event → service → replies.
+
+There is deliberately no ConversationHandler: the state lives in SQLite and is written
+before the reply is sent (ANCHORS lesson 1); this handler only translates.
+"""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from bot.handlers.events import to_event
+from bot.handlers.render import send_replies
+from bot.service import Outcome
+from bot.wiring import Components
+
+
+def components(context: ContextTypes.DEFAULT_TYPE) -> Components:
+    found: Components = context.application.bot_data["components"]
+    return found
+
+
+async def on_private_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    chat = update.effective_chat
+    user = update.effective_user
+    if chat is None or user is None or chat.type != "private" or user.is_bot:
+        return
+    parts = components(context)
+    query = update.callback_query
+    if query is not None:
+        await query.answer()
+    event = await to_event(update)
+    if event is None:
+        return
+
+    async def deliver(outcome: Outcome) -> None:
+        await send_replies(
+            context.bot, chat.id, outcome.replies, outcome.locale, parts.translator, query
+        )
+
+    await parts.service.handle(f"tg:{user.id}", event, deliver)
