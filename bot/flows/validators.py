@@ -107,9 +107,7 @@ def id_number(text: str, today: date) -> Result:
         if birth_year > today.year:
             return Invalid("id_century")
         gender = "male" if gender_digit % 2 == 0 else "female"
-        return Valid(
-            compact, {"type": "cccd", "birth_year": str(birth_year), "gender": gender}
-        )
+        return Valid(compact, {"type": "cccd", "birth_year": str(birth_year), "gender": gender})
     if _PASSPORT_VN.match(compact):
         return Valid(compact, {"type": "passport"})
     if _PASSPORT_OTHER.match(compact):
