@@ -18,7 +18,8 @@ from bot.flows.conversation import Conversation
 from bot.flows.effects import Discard, SendCode, Submit
 from bot.flows.events import Button, Event, Msg, ParamValue, Reply
 from bot.flows.machine import EDITABLE, attached, fire
-from bot.flows.ports import Agencies, AgencyLike, Places
+from bot.flows.places import fold
+from bot.flows.ports import Agencies, AgencyLike, CommuneLike, Places, ProvinceLike
 from bot.masking import mask_email, mask_number, mask_phone
 
 CONSENT_VERSION = "2026-11-v1"
@@ -455,7 +456,7 @@ class RegistrationFlow:
             found: Sequence[Any] = self.places.find_provinces(event.text)
         else:
             found = self.places.find_communes(province_code, event.text)
-        if len(found) == 1:
+        if len(found) == 1 or (found and _names_match(found[0], event.text)):
             return self._pick_place(conv, step, found[0].code, now, edit=False)
         if found:
             conv.listing = {"codes": [f.code for f in found]}
@@ -740,6 +741,12 @@ class RegistrationFlow:
 
     def _on_cancelled(self, conv: Conversation, event: Event, now: datetime) -> list[Reply]:
         return [Reply("cancel.done")]
+
+
+def _names_match(place: ProvinceLike | CommuneLike, typed: str) -> bool:
+    """The best match is exactly what was typed (with or without its kind word)."""
+    key = fold(typed)
+    return key in (fold(place.name), fold(place.short_name))
 
 
 def replace_edit(reply: Reply) -> Reply:

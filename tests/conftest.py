@@ -1,0 +1,58 @@
+"""Shared fixtures: a real SQLite database in a temporary folder, a clock the test moves."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.settings import Settings
+from bot.wiring import Components, build
+from tests.story import Citizen
+
+START = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)  # 10:00 in Vietnam
+
+
+class FakeClock:
+    """Time that only moves when a test says so (OTP expiry, lockout)."""
+
+    def __init__(self, now: datetime = START) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+def make_settings(data_dir: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "vssid_data_dir": data_dir,
+        "telegram_bot_token": None,
+        "smtp_host": None,
+        "sms_gateway_url": None,
+        "vssid_data_key": "11" * 32,
+        "bot_default_locale": "vi",
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def parts(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Components]:
+    components = await build(make_settings(tmp_path), clock)
+    yield components
+    await components.close()
+
+
+@pytest.fixture
+def citizen(parts: Components) -> Citizen:
+    return Citizen(parts, "tg:1001")
