@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
+# PTB 22 warns when a time period (RetryAfter.retry_after) is read as an int; with
+# filterwarnings=error that would turn a 429 into the wrong exception. Opt in to timedelta.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
+
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path

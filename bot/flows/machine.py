@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import fields
 from typing import Any
 
 from transitions import Machine
@@ -110,6 +111,9 @@ MACHINE = Machine(
 )
 
 
+_FIELDS = frozenset(f.name for f in fields(Conversation))
+
+
 @contextmanager
 def attached(conversation: Conversation) -> Iterator[Conversation]:
     """Attach ``conversation`` to the shared machine for one event."""
@@ -118,6 +122,10 @@ def attached(conversation: Conversation) -> Iterator[Conversation]:
         yield conversation
     finally:
         MACHINE.remove_model(conversation)
+        # remove_model leaves the bound trigger methods on the instance; drop them so the
+        # object is plain data again and can be attached anew (after a submission).
+        for name in set(vars(conversation)) - _FIELDS:
+            delattr(conversation, name)
 
 
 def fire(conversation: Conversation, trigger: str) -> bool:

@@ -712,7 +712,10 @@ class RegistrationFlow:
             return [Reply("otp.wrong", {"left": verdict.tries_left})]
         if verdict.outcome == "locked" and verdict.locked_until is not None:
             until = verdict.locked_until.astimezone(VIETNAM).strftime("%H:%M")
-            return [Reply("otp.locked", {"time": until}), self._help_offer(conv)]
+            return [
+                Reply("otp.locked", {"time": until}, buttons=self._otp_buttons()),
+                self._help_offer(conv),
+            ]
         return [Reply("otp.expired", buttons=self._otp_buttons())]
 
     # ------------------------------------------------------------------ after the code
