@@ -20,17 +20,26 @@ from bot.wiring import Components, build
 USER_KEY = "console:local"
 
 
+def _existing_file(text: str) -> Path | None:
+    if not text or len(text) > 1024:
+        return None
+    try:
+        path = Path(text).expanduser()
+        return path if path.is_file() else None
+    except (OSError, ValueError):  # a NUL byte, a name too long for the file system
+        return None
+
+
 def to_event(line: str, buttons: list[Button]) -> Event:
     text = line.strip()
+    path = _existing_file(text)
+    if path is not None:  # before commands: /home/… is a path
+        return Event(kind="document", data=path.read_bytes(), file_name=path.name)
     if text.startswith("/") and len(text) > 1:
         head, _, rest = text[1:].partition(" ")
         return Event.slash(head, rest)
     if text.isdigit() and buttons and 1 <= int(text) <= len(buttons) and len(text) <= 2:
         return Event.pressed(buttons[int(text) - 1].data)
-    path = Path(text).expanduser()
-    if text and len(text) < 4096 and path.is_file():
-        data = path.read_bytes()
-        return Event(kind="document", data=data, file_name=path.name)
     return Event.typed(line.rstrip("\n"))
 
 
@@ -57,17 +66,15 @@ class Console:
             print(file=self.out)
 
     async def show_outbox(self, lang: str) -> None:
-        messages = await self.parts.outbox.latest(limit=5)
-        fresh = [m for m in messages if m.created_at and len(messages)]
-        count = len(await self.parts.db.fetch("SELECT id FROM dev_outbox"))
-        for message in reversed(fresh[: max(0, count - self.seen_outbox)]):
+        """Print what went to the dev outbox since the last step (the one-time code)."""
+        self.seen_outbox, fresh = await self.parts.outbox.since(self.seen_outbox)
+        for message in fresh:
             line = self.parts.translator.text(
                 lang,
                 "console.otp_shown",
                 {"channel": message.channel, "to": message.recipient, "body": message.body},
             )
             print(line, file=self.out)
-        self.seen_outbox = count
 
     async def step(self, event: Event) -> None:
         outcome = await self.parts.service.handle(USER_KEY, event)
@@ -82,7 +89,7 @@ async def run_console(
     parts = await build(settings)
     try:
         console = Console(parts, out)
-        console.seen_outbox = len(await parts.db.fetch("SELECT id FROM dev_outbox"))
+        console.seen_outbox, _ = await parts.outbox.since(0)
         print(parts.translator.text(console.lang, "console.banner"), file=out)
         await console.step(Event.slash("start"))
         while True:

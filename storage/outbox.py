@@ -39,3 +39,13 @@ class DevOutbox:
             (*params, limit),
         )
         return [OutboxMessage(*(str(v) for v in row)) for row in rows]
+
+    async def since(self, last_id: int) -> tuple[int, list[OutboxMessage]]:
+        """Messages after ``last_id``, oldest first, and the id to ask from next time."""
+        rows = await self.db.fetch(
+            "SELECT id, channel, recipient, subject, body, created_at FROM dev_outbox "
+            "WHERE id > ? ORDER BY id",
+            (last_id,),
+        )
+        newest = int(rows[-1][0]) if rows else last_id
+        return newest, [OutboxMessage(*(str(v) for v in row[1:])) for row in rows]

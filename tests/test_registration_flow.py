@@ -219,9 +219,7 @@ async def test_language_switches_to_english_and_back(citizen: Citizen) -> None:
     assert "Mã số BHXH" in citizen.text
 
 
-async def test_cancel_deletes_the_answers_and_photos(
-    citizen: Citizen, parts: Components
-) -> None:
+async def test_cancel_deletes_the_answers_and_photos(citizen: Citizen, parts: Components) -> None:
     await fill_until_review(citizen)
     assert len(list((parts.settings.vssid_data_dir / "photos").iterdir())) == 3
     await citizen.command("cancel")

@@ -745,6 +745,15 @@ class RegistrationFlow:
     def _on_cancelled(self, conv: Conversation, event: Event, now: datetime) -> list[Reply]:
         return [Reply("cancel.done")]
 
+    def _ask_cancelled(self, conv: Conversation, now: datetime) -> list[Reply]:
+        return [Reply("cancel.done")]
+
+    def _ask_done(self, conv: Conversation, now: datetime) -> list[Reply]:
+        return self._receipt(conv, fresh=False)
+
+    def _ask_submitting(self, conv: Conversation, now: datetime) -> list[Reply]:
+        return [Reply("hint.submitting")]
+
 
 def _names_match(place: ProvinceLike | CommuneLike, typed: str) -> bool:
     """The best match is exactly what was typed (with or without its kind word)."""
