@@ -250,3 +250,54 @@ async def test_the_phone_can_be_shared_with_the_contact_button(citizen: Citizen)
     await citizen.sends(kind="contact", text="84912345678", contact_is_own=True)
     assert (await citizen.answers())["phone"] == "+84912345678"
     assert any(r.keyboard == "remove" for r in citizen.replies)
+
+
+async def start_address(citizen: Citizen) -> None:
+    await citizen.command("start")
+    await citizen.presses("Tôi đồng ý")
+    for answer in ("0312345678", "Nguyễn Văn An", "001099012345"):
+        await citizen.says(answer)
+
+
+async def test_an_old_three_level_address_is_mapped_to_its_2025_commune(
+    citizen: Citizen,
+) -> None:
+    await start_address(citizen)
+    await citizen.says("Đằng Giang, Ngô Quyền, Hải Phòng")
+    assert "Phường Gia Viên, Thành phố Hải Phòng" in citizen.text
+    assert "trước đây: Phường Đằng Giang, Quận Ngô Quyền" in citizen.text
+    await citizen.presses("province:whole:11359")
+    answers = await citizen.answers()
+    assert answers["commune_code"] == "11359" and answers["province_code"] == "31"
+    assert answers["address_as_typed"] == "Đằng Giang, Ngô Quyền, Hải Phòng"
+    assert await citizen.state() == "street"
+
+
+async def test_a_whole_address_with_its_street_skips_to_the_phone(citizen: Citizen) -> None:
+    await start_address(citizen)
+    await citizen.says("Tổ 3, Ấp An Thái, Hòa Bình, Chợ Mới, An Giang")
+    assert "Xã Hội An" in citizen.text
+    await citizen.presses("province:whole:")
+    assert (await citizen.answers())["street"] == "Tổ 3, Ấp An Thái"
+    assert await citizen.state() == "phone"
+
+
+async def test_a_split_ward_lets_the_citizen_choose_the_new_commune(citizen: Citizen) -> None:
+    await start_address(citizen)
+    await citizen.says("Lạch Tray, Ngô Quyền, Hải Phòng")
+    choices = [data for _, b in citizen.buttons() if (data := b.data).startswith("province:whole:")]
+    assert len(choices) >= 3  # at least two communes and "choose again"
+    await citizen.presses("province:whole:no")
+    assert await citizen.state() == "province"
+    await citizen.says("Lạch Tray, Ngô Quyền, Hải Phòng")
+    await citizen.presses("province:whole:11359")
+    assert await citizen.state() == "street"
+
+
+async def test_the_review_shows_the_former_address_beside_the_new_one(citizen: Citizen) -> None:
+    await fill_until_review(citizen)
+    await citizen.presses("review:edit:address")
+    await citizen.says("Số 5 Lạch Tray, Đằng Giang, Ngô Quyền, Hải Phòng")
+    await citizen.presses("province:whole:11359")
+    assert await citizen.state() == "review"
+    assert "Số 5 Lạch Tray, Phường Gia Viên, Thành phố Hải Phòng (trước đây:" in citizen.text

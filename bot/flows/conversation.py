@@ -55,6 +55,9 @@ class Conversation:
     def wants_email(self, *_: object) -> bool:
         return bool(self.answers.get("wants_email"))
 
+    def has_street(self, *_: object) -> bool:
+        return bool(self.answers.get("street"))
+
     def has_passport(self, *_: object) -> bool:
         return str(self.answers.get("id_type", "")).startswith("passport")
 

@@ -77,6 +77,20 @@ TRANSITIONS: list[dict[str, Any]] = [
     # A new province always needs its commune, and a new commune its street.
     *_then("province", "commune", unless_editing=False),
     *_then("commune", "street", unless_editing=False),
+    # A whole address typed (or read from a card) answers commune and maybe street at once.
+    {
+        "trigger": "address_found",
+        "source": ["province", "commune"],
+        "dest": "review",
+        "conditions": ["is_editing", "has_street"],
+    },
+    {
+        "trigger": "address_found",
+        "source": ["province", "commune"],
+        "dest": "phone",
+        "conditions": "has_street",
+    },
+    {"trigger": "address_found", "source": ["province", "commune"], "dest": "street"},
     *_then("street", "phone"),
     *_then("phone", "email_choice"),
     {"trigger": "advance", "source": "email_choice", "dest": "email", "conditions": "wants_email"},

@@ -448,9 +448,15 @@ class RegistrationFlow:
                 return [replace_edit(self._ask_with(conv, step, buttons))]
             if action == "pick":
                 return self._pick_place(conv, step, arg, now, edit=True)
+            if action == "whole":
+                return self._accept_address(conv, arg, now)
             return self._stale(conv, now)
         if event.kind != "text":
             return self._wrong_kind(conv, event, "text_or_choice")
+        if "," in event.text:
+            proposal = self._propose_address(conv, event.text, step)
+            if proposal:
+                return proposal
         province_code = conv.answers.get("province_code")
         if step == "province":
             found: Sequence[Any] = self.places.find_provinces(event.text)
@@ -476,6 +482,66 @@ class RegistrationFlow:
                 )
             )
         return replies
+
+    def _propose_address(self, conv: Conversation, text: str, step: str) -> list[Reply]:
+        """A whole address, old (3 levels, before 2025-07-01) or new: propose its 2025 commune.
+
+        The user confirms (or, for a ward split among several communes, chooses); the text
+        as typed is kept beside the new codes.
+        """
+        match = self.places.convert_legacy(text)
+        if match is None or not match.candidates:
+            return []
+        conv.listing = {
+            "whole": {
+                "text": text[:300],
+                "street": match.street[:200],
+                "codes": [c.code for c in match.candidates],
+                "formerly": ", ".join(p for p in (match.old_ward, match.old_district) if p),
+            }
+        }
+        old = conv.listing["whole"]["formerly"]
+        formerly: ParamValue = Msg("address.formerly", {"old": old}) if old else ""
+        choices = [
+            Button(f"{step}:whole:{c.code}", label=f"✅ {self._commune_line(c.code)}")
+            for c in match.candidates
+        ]
+        return [
+            Reply(
+                "address.split" if len(choices) > 1 else "address.mapped",
+                {
+                    "address": self._commune_line(match.candidates[0].code),
+                    "formerly": formerly,
+                    "street": match.street or "—",
+                },
+                buttons=(*_rows(choices, 1), (Button(f"{step}:whole:no", label_key="btn.retype"),)),
+            )
+        ]
+
+    def _commune_line(self, code: str) -> str:
+        commune = self.places.commune(code)
+        if commune is None:
+            return code
+        province = self.places.province(commune.province_code)
+        return f"{commune.name}, {province.name}" if province else commune.name
+
+    def _accept_address(self, conv: Conversation, code: str, now: datetime) -> list[Reply]:
+        proposal = conv.listing.get("whole") or {}
+        commune = self.places.commune(code)
+        if commune is None or code not in proposal.get("codes", []):
+            conv.listing = {}
+            return [Reply("address.retype", edit=True), *self.prompt(conv, now)]
+        conv.answers["province_code"] = commune.province_code
+        conv.answers["commune_code"] = commune.code
+        conv.answers["address_as_typed"] = proposal["text"]
+        conv.answers["address_formerly"] = proposal.get("formerly", "")
+        if proposal.get("street"):
+            conv.answers["street"] = proposal["street"]
+        conv.attempts.pop(conv.state, None)
+        conv.listing = {}
+        fire(conv, "address_found")
+        note = Reply("note.chosen", {"choice": self._commune_line(code)}, edit=True)
+        return [note, *self.prompt(conv, now)]
 
     def _ask_with(
         self, conv: Conversation, step: str, buttons: tuple[tuple[Button, ...], ...]
@@ -591,6 +657,11 @@ class RegistrationFlow:
             for part in (a.get("street"), commune and commune.name, province and province.name)
             if part
         )
+        shown_address: ParamValue = address
+        if address and a.get("address_formerly"):
+            shown_address = Msg(
+                "review.address_formerly", {"address": address, "old": a["address_formerly"]}
+            )
         agency = self._agency(conv)
         received: ParamValue = Msg("review.photo_received")
         missing: ParamValue = Msg("review.missing")
@@ -599,7 +670,7 @@ class RegistrationFlow:
             "full_name": a.get("full_name") or missing,
             "id_number": mask_number(a["id_number"]) if a.get("id_number") else missing,
             "id_type": Msg(f"id_type.{a.get('id_type', 'cccd')}"),
-            "address": address or missing,
+            "address": shown_address or missing,
             "phone": validators.phone_display(a["phone"]) if a.get("phone") else missing,
             "email": a.get("email") or Msg("review.no_email"),
             "portrait": received if a.get("portrait") else missing,
