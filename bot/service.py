@@ -18,10 +18,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from bot.flows import autofill
 from bot.flows.conversation import Conversation
 from bot.flows.effects import Discard, SendCode, Submit
 from bot.flows.events import Event, Reply
 from bot.flows.photos import PhotoProblem, check_photo
+from bot.flows.qr import scan_card
 from bot.flows.registration import RegistrationFlow
 from bot.i18n import LANGUAGES, Translator
 from bot.masking import mask_user
@@ -94,8 +96,11 @@ class RegistrationService:
             if conv is None:
                 conv = Conversation(user_key=user_key, locale=self._first_locale(event))
             had_consent = conv.consent is not None
-            if event.kind in ("photo", "document") and self.flow.photo_slot(conv):
-                event = await self._check_photo(conv, event, now)
+            if event.kind in ("photo", "document"):
+                if self.flow.card_slot(conv):
+                    event = await self._scan_card(conv, event, now)
+                elif self.flow.photo_slot(conv):
+                    event = await self._check_photo(conv, event, now)
             replies = self.flow.handle(conv, event, now)
             replies += await self._perform(conv, now)
             await self._persist(conv, had_consent, now)
@@ -107,6 +112,20 @@ class RegistrationService:
     def _first_locale(self, event: Event) -> str:
         hint = (event.language_hint or "").split("-")[0].lower()
         return hint if hint in LANGUAGES else self.default_locale
+
+    async def _scan_card(self, conv: Conversation, event: Event, now: datetime) -> Event:
+        """Read the card's QR off the event loop; a CCCD photo is also kept as an ID photo."""
+        if event.photo_problem or not event.data:
+            reading = {"kind": None, "problem": event.photo_problem or "not_image"}
+            return dataclasses.replace(event, card=reading)
+        scan = await asyncio.to_thread(scan_card, event.data)
+        reading = autofill.reading_from_scan(scan)
+        photo_id = ""
+        if reading["kind"] == "cccd":
+            checked = await asyncio.to_thread(check_photo, event.data)
+            if not isinstance(checked, PhotoProblem):
+                photo_id = await self.photos.put(conv.user_key, checked.jpeg, now)
+        return dataclasses.replace(event, card=reading, photo_id=photo_id, data=None)
 
     async def _check_photo(self, conv: Conversation, event: Event, now: datetime) -> Event:
         checked = await asyncio.to_thread(check_photo, event.data or b"")

@@ -112,3 +112,34 @@ async def fill_until_review(c: Citizen, *, email: str | None = "an.nguyen@exampl
     await c.sends_photo(photo_bytes(seed=2))
     await c.sends_photo(photo_bytes(seed=3))
     await c.presses("agency:pick:")  # the first suggestion
+
+
+def qr_photo(payload: str, *, long_side: int = 1280) -> bytes:
+    """A plain photo of a QR code carrying ``payload`` (synthetic data only)."""
+    import segno
+
+    code = segno.make(payload, error="m", micro=False)
+    buffer = io.BytesIO()
+    code.save(buffer, kind="png", scale=8, border=4)
+    buffer.seek(0)
+    qr = Image.open(buffer).convert("RGB")
+    frame = Image.new("RGB", (long_side, long_side * 3 // 4), (90, 80, 70))
+    card = Image.new("RGB", (long_side * 2 // 3, long_side * 2 // 5), (235, 240, 230))
+    side = card.size[1] * 9 // 10
+    card.paste(qr.resize((side, side)), (card.size[0] - side - 10, 10))
+    frame.paste(card, (long_side // 6, long_side // 8))
+    out = io.BytesIO()
+    frame.save(out, "JPEG", quality=88)
+    return out.getvalue()
+
+
+CCCD_2021 = "031099012345||Phạm Minh Đức|05061999|Nam|Số 5 Lạch Tray, Đằng Giang, Ngô Quyền, Hải Phòng|10052021"
+CCCD_2024 = (
+    "089190012345|352000001|Lê Thị Mai|12031990|Nữ|"
+    "Tổ 3, Ấp An Thái, Hòa Bình, Chợ Mới, An Giang|04102024||||"
+)
+BHYT_NEW = (
+    "0312345678|4e677579e1bb856e2056c4836e20416e|05/06/1990|1|-|31 - 123|01/01/2025|-|"
+    "15/01/2025|03150312345678|-|4|01/01/2030|0123456789abcdef-1234|4|"
+    "5175e1baad6e204e67c3b420517579e1bb816e2c205468c3a06e68207068e1bb912048e1baa369205068c3b26e67|$"
+)

@@ -30,6 +30,17 @@ DECLARATION_FIELDS = (
 )
 
 
+#: Which answer makes a question unnecessary once a card has given it.
+_CARD_ANSWERS = {
+    "full_name": "full_name",
+    "province": "commune_code",
+    "commune": "commune_code",
+    "street": "street",
+    "id_front": "id_front",
+    "id_back": "id_back",
+}
+
+
 @dataclass
 class Conversation:
     """One registration in progress (or finished) for one user of one channel."""
@@ -67,6 +78,13 @@ class Conversation:
 
     def leave_editing(self, *_: object) -> None:
         self.editing = False
+
+    def answered_by_card(self, *_: object) -> bool:
+        """The current question was already answered from a card's QR: skip it."""
+        if self.editing:
+            return False
+        key = _CARD_ANSWERS.get(self.state)
+        return key is not None and key in self.answers.get("from_card", ())
 
     def missing_fields(self) -> list[str]:
         """Declaration fields still without an answer (the e-mail only if it was wanted)."""

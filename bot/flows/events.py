@@ -8,7 +8,7 @@ message *keys* and parameters, never sentences, so the renderer picks the user's
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 EventKind = Literal["text", "photo", "document", "contact", "choice", "command", "other"]
 
@@ -36,6 +36,8 @@ class Event:
     photo_id: str = ""
     photo_problem: str = ""
     problem_detail: dict[str, str | int] = field(default_factory=dict)
+    # What the service read from a card's QR code in the photo (``bot.flows.autofill``).
+    card: dict[str, Any] | None = None
 
     @classmethod
     def typed(cls, text: str) -> Event:

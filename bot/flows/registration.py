@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
-from bot.flows import otp, validators
+from bot.flows import autofill, otp, validators
 from bot.flows.conversation import Conversation
 from bot.flows.effects import Discard, SendCode, Submit
 from bot.flows.events import Button, Event, Msg, ParamValue, Reply
@@ -95,6 +95,10 @@ class RegistrationFlow:
         """The photo the current step waits for, so the service checks and stores it first."""
         return conv.state if conv.state in PHOTO_STEPS else None
 
+    def card_slot(self, conv: Conversation) -> str | None:
+        """The card whose QR the current step can read from a photo ("bhyt" or "cccd")."""
+        return autofill.CARD_FOR_STEP.get(conv.state)
+
     def after_submit(self, conv: Conversation, receipt: str, now: datetime) -> list[Reply]:
         """The declaration is stored under ``receipt``: close the conversation."""
         with attached(conv):
@@ -145,6 +149,8 @@ class RegistrationFlow:
         conv.attempts.pop(conv.state, None)
         conv.listing = {}
         fire(conv, "advance")
+        while conv.answered_by_card():
+            fire(conv, "advance")
         return self.prompt(conv, now)
 
     def _wrong_kind(self, conv: Conversation, event: Event, expected: str) -> list[Reply]:
@@ -287,6 +293,8 @@ class RegistrationFlow:
 
     # ------------------------------------------------------------------ typed fields
     def _on_text_field(self, conv: Conversation, event: Event, now: datetime) -> list[Reply]:
+        if event.card is not None or event.choice.startswith(f"{conv.state}:card:"):
+            return self._on_card(conv, event, now)
         if event.kind != "text":
             return self._wrong_kind(conv, event, "text")
         result = TEXT_VALIDATORS[conv.state](event.text)
@@ -312,6 +320,8 @@ class RegistrationFlow:
     _on_email = _on_text_field
 
     def _on_id_number(self, conv: Conversation, event: Event, now: datetime) -> list[Reply]:
+        if event.card is not None or event.choice.startswith("id_number:card:"):
+            return self._on_card(conv, event, now)
         if event.kind != "text":
             return self._wrong_kind(conv, event, "text")
         result = validators.id_number(event.text, now.astimezone(VIETNAM).date())
@@ -333,6 +343,112 @@ class RegistrationFlow:
                 return self._reject(conv, "phone_not_own")
             return self._on_text_field(conv, Event.typed(event.text), now)
         return self._on_text_field(conv, event, now)
+
+    # ------------------------------------------------------------------ card QR autofill
+    def _on_card(self, conv: Conversation, event: Event, now: datetime) -> list[Reply]:
+        """A photo of a card at the BHXH-code or ID step, or the answer to "is this right?"."""
+        expected = autofill.CARD_FOR_STEP[conv.state]
+        if event.kind == "choice":
+            answer = event.choice.rpartition(":")[2]
+            reading = conv.listing.get("card")
+            if answer == "yes" and reading:
+                return self._apply_card(conv, reading, now)
+            conv.listing = {}
+            return [Reply("card.type_instead", edit=True), *self.prompt(conv, now)]
+        reading = event.card or {}
+        kind = reading.get("kind")
+        if kind is None:
+            problem = str(reading.get("problem") or "no_qr")
+            if problem in ("too_dark", "too_small", "blurred", "no_qr"):
+                return self._reject(conv, f"card_{problem}", {"card": Msg(f"card.{expected}")})
+            return self._reject(conv, f"photo_{problem}", dict(event.problem_detail))
+        if kind != expected:
+            if kind in ("cccd", "bhyt") or reading.get("hint"):
+                hint = reading.get("hint") or ""
+                code = "card_malformed" if hint.startswith(expected) else "card_other_card"
+            else:
+                code = "card_wrong_qr"
+            return self._reject(
+                conv, code, {"card": Msg(f"card.{expected}"), "qr": Msg(f"qr_kind.{kind}")}
+            )
+        if autofill.problems(reading):
+            return self._reject(conv, "card_inconsistent")
+        conv.listing = {"card": reading, "photo_id": event.photo_id}
+        buttons = (
+            (
+                Button(f"{conv.state}:card:yes", label_key="btn.card_yes"),
+                Button(f"{conv.state}:card:no", label_key="btn.card_no"),
+            ),
+        )
+        return [Reply(f"card.read_{kind}", self._card_params(reading), buttons=buttons)]
+
+    def _card_params(self, reading: dict[str, Any]) -> dict[str, ParamValue]:
+        gender = reading.get("gender")
+        params: dict[str, ParamValue] = {
+            "full_name": reading.get("full_name") or "—",
+            "birth": autofill.shown_date(reading),
+            "gender": Msg(f"gender.{gender}") if gender else "—",
+        }
+        if reading["kind"] == "bhyt":
+            params["bhxh_code"] = reading["bhxh_code"]
+            params["issuer"] = reading.get("issuer") or "—"
+        else:
+            params["id_number"] = mask_number(reading["id_number"])
+            params["address"] = reading.get("address") or "—"
+        return params
+
+    def _apply_card(
+        self, conv: Conversation, reading: dict[str, Any], now: datetime
+    ) -> list[Reply]:
+        """Take the confirmed card's data; questions it answered are skipped afterwards."""
+        answers = conv.answers
+        from_card = set(answers.get("from_card", []))
+        notes: list[Reply] = [Reply("card.accepted", edit=True)]
+        card_name = reading.get("full_name")
+        typed_name = answers.get("full_name")
+        if card_name:
+            if typed_name and not autofill.same_name(typed_name, card_name):
+                notes.append(Reply("card.name_differs", {"card": card_name, "typed": typed_name}))
+            answers["full_name"] = card_name
+            from_card.add("full_name")
+        for key in ("birth_date", "birth_year", "gender"):
+            if reading.get(key) is not None:
+                answers[key] = reading[key]
+        if reading["kind"] == "bhyt":
+            answers["bhxh_code"] = reading["bhxh_code"]
+            if reading.get("issuer"):
+                answers["bhyt_issuer"] = reading["issuer"]
+        else:
+            answers["id_number"] = reading["id_number"]
+            answers["id_type"] = "cccd"
+            answers["id_verified_by_qr"] = True
+            photo_id = conv.listing.get("photo_id")
+            if photo_id:
+                side = autofill.qr_side(reading)
+                answers[side] = photo_id
+                from_card.add(side)
+            if reading.get("address") and not answers.get("commune_code"):
+                answers["card_address"] = reading["address"]
+                from_card.update(self._address_from_card(conv, reading["address"]))
+        answers["from_card"] = sorted(from_card)
+        return [*notes, *self._advance(conv, now)]
+
+    def _address_from_card(self, conv: Conversation, address: str) -> list[str]:
+        """An unambiguous card address fills the address; a split ward is asked later."""
+        match = self.places.convert_legacy(address)
+        if match is None or len(match.candidates) != 1:
+            return []
+        commune = match.candidates[0]
+        conv.answers["province_code"] = commune.province_code
+        conv.answers["commune_code"] = commune.code
+        conv.answers["address_as_typed"] = address
+        formerly = ", ".join(p for p in (match.old_ward, match.old_district) if p)
+        conv.answers["address_formerly"] = formerly
+        filled = ["province_code", "commune_code"]
+        if match.street:
+            conv.answers["street"] = match.street
+            filled.append("street")
+        return filled
 
     # ------------------------------------------------------------------ e-mail choice
     def _ask_email_choice(self, conv: Conversation, now: datetime) -> list[Reply]:
@@ -415,6 +531,11 @@ class RegistrationFlow:
         return [(c.code, c.name) for c in self.places.communes(conv.answers["province_code"])]
 
     def _ask_province(self, conv: Conversation, now: datetime) -> list[Reply]:
+        card_address = conv.answers.get("card_address")
+        if card_address and not conv.answers.get("commune_code") and not conv.editing:
+            proposal = self._propose_address(conv, card_address, "province")
+            if proposal:
+                return [self._question(conv, "province", key="ask.province_from_card"), *proposal]
         buttons = self._listing_page(conv, "province", self._province_items(conv), 0, 2)
         return [self._question(conv, "province", buttons=buttons)]
 
@@ -600,7 +721,9 @@ class RegistrationFlow:
 
     def _ask_agency(self, conv: Conversation, now: datetime) -> list[Reply]:
         suggested = self.agencies.suggest(
-            conv.answers.get("province_code"), conv.answers.get("commune_code")
+            conv.answers.get("province_code"),
+            conv.answers.get("commune_code"),
+            issuer_text=conv.answers.get("bhyt_issuer"),
         )
         conv.listing = {"codes": [a.code for a in suggested]}
         buttons = list(self._listing_page(conv, "agency", self._agency_items(suggested), 0, 1))
