@@ -133,7 +133,10 @@ def qr_photo(payload: str, *, long_side: int = 1280) -> bytes:
     return out.getvalue()
 
 
-CCCD_2021 = "031099012345||Phạm Minh Đức|05061999|Nam|Số 5 Lạch Tray, Đằng Giang, Ngô Quyền, Hải Phòng|10052021"
+CCCD_2021 = (
+    "031099012345||Phạm Minh Đức|05061999|Nam|"
+    "Số 5 Lạch Tray, Đằng Giang, Ngô Quyền, Hải Phòng|10052021"
+)
 CCCD_2024 = (
     "089190012345|352000001|Lê Thị Mai|12031990|Nữ|"
     "Tổ 3, Ấp An Thái, Hòa Bình, Chợ Mới, An Giang|04102024||||"

@@ -67,7 +67,10 @@ async def test_a_2024_card_photo_is_the_back_and_its_address_is_mapped(citizen: 
 
 async def test_a_payment_qr_is_named_and_the_right_card_asked_for(citizen: Citizen) -> None:
     await consent(citizen)
-    vietqr = "00020101021238570010A000000727012700069704220113012345678901020208QRIBFTTA53037045802VN6304ABCD"
+    vietqr = (
+        "00020101021238570010A000000727012700069704220113012345678901020208QRIBFTTA"
+        "53037045802VN6304ABCD"
+    )
     await citizen.sends_photo(qr_photo(vietqr))
     assert "VietQR" in citizen.text and "thẻ BHYT" in citizen.text
     await citizen.sends_photo(qr_photo("https://example.com/x"))
