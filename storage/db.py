@@ -64,6 +64,32 @@ MIGRATIONS: tuple[str, ...] = (
         created_at TEXT NOT NULL
     );
     """,
+    # 2 — the submission outbox (bot/submission.py) and the agency review queue. Times are
+    # UTC text in one fixed format ("2026-11-23T03:00:00.000000Z") so they compare as text.
+    """
+    CREATE TABLE submission_outbox (
+        id              INTEGER PRIMARY KEY,
+        declaration_id  INTEGER NOT NULL REFERENCES declarations(id) ON DELETE CASCADE,
+        destination     TEXT NOT NULL,
+        idempotency_key TEXT NOT NULL UNIQUE,
+        status          TEXT NOT NULL DEFAULT 'pending',
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        claimed_by      TEXT,
+        claimed_until   TEXT,
+        last_error      TEXT,
+        created_at      TEXT NOT NULL,
+        delivered_at    TEXT,
+        UNIQUE (declaration_id, destination)
+    );
+    CREATE INDEX submission_outbox_due ON submission_outbox(status, next_attempt_at);
+    CREATE TABLE review_queue (
+        declaration_id INTEGER PRIMARY KEY REFERENCES declarations(id) ON DELETE CASCADE,
+        agency_code    TEXT NOT NULL,
+        queued_at      TEXT NOT NULL
+    );
+    CREATE INDEX review_queue_by_agency ON review_queue(agency_code, queued_at);
+    """,
 )
 
 

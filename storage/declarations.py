@@ -1,18 +1,34 @@
-"""Finished declarations and their receipt numbers.
+"""Finished declarations, their receipt numbers, and the submission outbox.
 
 The receipt ``{seq:05d}.GD/{year}/{agency}`` is allocated in the same transaction that
 stores the declaration, so a number is never used twice nor a declaration stored without
 one. Submitting the same draft twice (a retry after a crash) returns the first receipt.
+
+The same transaction writes one outbox item per destination (``review_queue`` always,
+``email_copy`` when the citizen asked for a copy, ``agency_endpoint`` when the caller says
+so); ``bot/submission.py`` delivers them. An item is ``pending`` until ``delivered``, or
+``parked`` after too many failures, where it waits for an operator and is never dropped.
+Workers *claim* due items with a lease (one ``UPDATE … RETURNING`` under ``BEGIN
+IMMEDIATE``), so two workers, or two ticks of one, never hold the same item at once.
 """
 
 from __future__ import annotations
 
 import json
+import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
 
 from storage.db import Database
+
+Destination = Literal["review_queue", "email_copy", "agency_endpoint"]
+DESTINATIONS: tuple[Destination, ...] = ("review_queue", "email_copy", "agency_endpoint")
+#: What ``submit`` enqueues when the caller does not say: no agency endpoint.
+DEFAULT_DESTINATIONS: tuple[Destination, ...] = ("review_queue", "email_copy")
+STATUSES = ("pending", "delivered", "parked")
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
 @dataclass(frozen=True)
@@ -33,8 +49,30 @@ class DeclarationStore:
         self.db = db
 
     async def submit(
-        self, draft_id: str, user_key: str, agency_code: str, data: dict[str, Any], now: datetime
+        self,
+        draft_id: str,
+        user_key: str,
+        agency_code: str,
+        data: dict[str, Any],
+        now: datetime,
+        *,
+        destinations: Collection[str] = DEFAULT_DESTINATIONS,
     ) -> str:
+        """Store the declaration with a new receipt and its outbox items, in one transaction.
+
+        ``destinations`` are those configured (``agency_endpoint`` only with a
+        ``SUBMISSION_URL``); the review queue is always one, the e-mail copy only when
+        ``data`` has ``wants_email`` and an ``email``.
+        """
+        unknown = set(destinations) - set(DESTINATIONS)
+        if unknown:
+            raise ValueError(f"unknown outbox destinations: {sorted(unknown)}")
+        wanted = [
+            d
+            for d in DESTINATIONS
+            if d == "review_queue"
+            or (d in destinations and (d != "email_copy" or _wants_copy(data)))
+        ]
         async with self.db.transaction() as conn:
             existing = list(
                 await conn.execute_fetchall(
@@ -53,17 +91,26 @@ class DeclarationStore:
                 )
             )
             receipt = format_receipt(int(rows[0][0]), year, agency_code)
-            await conn.execute(
-                "INSERT INTO declarations (draft_id, user_key, receipt, agency_code, data, "
-                "submitted_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    draft_id,
-                    user_key,
-                    receipt,
-                    agency_code,
-                    json.dumps(data, ensure_ascii=False),
-                    now.isoformat(),
-                ),
+            inserted = list(
+                await conn.execute_fetchall(
+                    "INSERT INTO declarations (draft_id, user_key, receipt, agency_code, data, "
+                    "submitted_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                    (
+                        draft_id,
+                        user_key,
+                        receipt,
+                        agency_code,
+                        json.dumps(data, ensure_ascii=False),
+                        now.isoformat(),
+                    ),
+                )
+            )
+            declaration_id = int(inserted[0][0])
+            stamp = to_db_time(now)
+            await conn.executemany(
+                "INSERT INTO submission_outbox (declaration_id, destination, idempotency_key, "
+                "next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?)",
+                [(declaration_id, d, str(uuid.uuid4()), stamp, stamp) for d in wanted],
             )
             return receipt
 
@@ -75,5 +122,240 @@ class DeclarationStore:
         )
         return [
             StoredDeclaration(str(r[0]), str(r[1]), str(r[2]), str(r[3]), json.loads(r[4]))
+            for r in rows
+        ]
+
+
+def _wants_copy(data: dict[str, Any]) -> bool:
+    return bool(data.get("wants_email")) and bool(data.get("email"))
+
+
+def to_db_time(moment: datetime) -> str:
+    """UTC in one fixed-width format, so that times compare correctly as text."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime(_TIME_FORMAT)
+
+
+def from_db_time(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    return datetime.strptime(text, _TIME_FORMAT).replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """One delivery of one declaration to one destination, as the operator sees it."""
+
+    id: int
+    declaration_id: int
+    receipt: str
+    destination: str
+    idempotency_key: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ClaimedItem:
+    """A due item a worker holds until ``lease_until``, with what it needs to deliver it."""
+
+    item: OutboxItem
+    user_key: str
+    agency_code: str
+    submitted_at: datetime
+    data: dict[str, Any]
+    lease_until: datetime
+
+
+_ITEM_COLUMNS = (
+    "o.id, o.declaration_id, d.receipt, o.destination, o.idempotency_key, o.status, "
+    "o.attempts, o.next_attempt_at, o.last_error, o.created_at, o.delivered_at"
+)
+
+
+def _item(row: Any) -> OutboxItem:
+    return OutboxItem(
+        id=int(row[0]),
+        declaration_id=int(row[1]),
+        receipt=str(row[2]),
+        destination=str(row[3]),
+        idempotency_key=str(row[4]),
+        status=str(row[5]),
+        attempts=int(row[6]),
+        next_attempt_at=from_db_time(row[7]) or datetime.min.replace(tzinfo=UTC),
+        last_error=None if row[8] is None else str(row[8]),
+        created_at=from_db_time(row[9]) or datetime.min.replace(tzinfo=UTC),
+        delivered_at=from_db_time(row[10]),
+    )
+
+
+class SubmissionOutbox:
+    """The outbox items of submitted declarations (written by ``DeclarationStore.submit``)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def claim(
+        self, worker_id: str, now: datetime, lease: timedelta, limit: int = 20
+    ) -> list[ClaimedItem]:
+        """Take up to ``limit`` due pending items that no live lease holds, oldest first."""
+        stamp, until = to_db_time(now), to_db_time(now + lease)
+        async with self.db.transaction() as conn:
+            ids = [
+                int(r[0])
+                for r in await conn.execute_fetchall(
+                    "UPDATE submission_outbox SET claimed_by = ?, claimed_until = ? "
+                    "WHERE id IN (SELECT id FROM submission_outbox WHERE status = 'pending' "
+                    "AND next_attempt_at <= ? AND (claimed_until IS NULL OR claimed_until <= ?) "
+                    "ORDER BY next_attempt_at, id LIMIT ?) RETURNING id",
+                    (worker_id, until, stamp, stamp, limit),
+                )
+            ]
+            if not ids:
+                return []
+            marks = ",".join("?" * len(ids))
+            rows = await conn.execute_fetchall(
+                f"SELECT {_ITEM_COLUMNS}, d.user_key, d.agency_code, d.submitted_at, d.data "  # noqa: S608
+                "FROM submission_outbox o JOIN declarations d ON d.id = o.declaration_id "
+                f"WHERE o.id IN ({marks}) ORDER BY o.next_attempt_at, o.id",
+                ids,
+            )
+        lease_until = now + lease
+        return [
+            ClaimedItem(
+                item=_item(r),
+                user_key=str(r[11]),
+                agency_code=str(r[12]),
+                submitted_at=datetime.fromisoformat(str(r[13])),
+                data=json.loads(r[14]),
+                lease_until=lease_until,
+            )
+            for r in rows
+        ]
+
+    async def mark_delivered(self, item_id: int, now: datetime) -> None:
+        """Delivered is final: whoever holds the lease, the item is never sent again."""
+        await self.db.write(
+            "UPDATE submission_outbox SET status = 'delivered', delivered_at = ?, "
+            "claimed_by = NULL, claimed_until = NULL WHERE id = ? AND status != 'delivered'",
+            (to_db_time(now), item_id),
+        )
+
+    async def deliver_to_review_queue(self, item_id: int, now: datetime) -> None:
+        """Put the declaration in the agency review queue and mark the item delivered, at once."""
+        stamp = to_db_time(now)
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "INSERT OR IGNORE INTO review_queue (declaration_id, agency_code, queued_at) "
+                "SELECT d.id, d.agency_code, ? FROM submission_outbox o "
+                "JOIN declarations d ON d.id = o.declaration_id WHERE o.id = ?",
+                (stamp, item_id),
+            )
+            await conn.execute(
+                "UPDATE submission_outbox SET status = 'delivered', delivered_at = ?, "
+                "claimed_by = NULL, claimed_until = NULL WHERE id = ? AND status != 'delivered'",
+                (stamp, item_id),
+            )
+
+    async def mark_failed(
+        self, item_id: int, worker_id: str, error: str, retry_at: datetime | None
+    ) -> bool:
+        """Count a failed attempt; ``retry_at=None`` parks the item. False if the lease was
+        lost meanwhile (another worker holds the item now, so its record wins)."""
+        status = "parked" if retry_at is None else "pending"
+        async with self.db.transaction() as conn:
+            cursor = await conn.execute(
+                "UPDATE submission_outbox SET attempts = attempts + 1, status = ?, "
+                "next_attempt_at = COALESCE(?, next_attempt_at), last_error = ?, "
+                "claimed_by = NULL, claimed_until = NULL "
+                "WHERE id = ? AND claimed_by = ? AND status = 'pending'",
+                (status, retry_at and to_db_time(retry_at), error[:500], item_id, worker_id),
+            )
+            return cursor.rowcount == 1
+
+    async def retry(self, item_id: int, now: datetime) -> bool:
+        """Un-park an item (operator): due now, with a fresh count of attempts."""
+        async with self.db.transaction() as conn:
+            cursor = await conn.execute(
+                "UPDATE submission_outbox SET status = 'pending', attempts = 0, "
+                "next_attempt_at = ?, claimed_by = NULL, claimed_until = NULL "
+                "WHERE id = ? AND status = 'parked'",
+                (to_db_time(now), item_id),
+            )
+            return cursor.rowcount == 1
+
+    async def items(
+        self, statuses: Collection[str] = ("pending", "parked"), limit: int = 200
+    ) -> list[OutboxItem]:
+        wanted = [s for s in STATUSES if s in statuses]
+        if not wanted:
+            return []
+        marks = ",".join("?" * len(wanted))
+        rows = await self.db.fetch(
+            f"SELECT {_ITEM_COLUMNS} FROM submission_outbox o "  # noqa: S608
+            "JOIN declarations d ON d.id = o.declaration_id "
+            f"WHERE o.status IN ({marks}) ORDER BY o.id LIMIT ?",
+            (*wanted, limit),
+        )
+        return [_item(r) for r in rows]
+
+    async def for_declaration(self, receipt: str) -> list[OutboxItem]:
+        rows = await self.db.fetch(
+            f"SELECT {_ITEM_COLUMNS} FROM submission_outbox o "  # noqa: S608
+            "JOIN declarations d ON d.id = o.declaration_id WHERE d.receipt = ? ORDER BY o.id",
+            (receipt,),
+        )
+        return [_item(r) for r in rows]
+
+    async def counts(self) -> dict[str, int]:
+        rows = await self.db.fetch("SELECT status, COUNT(*) FROM submission_outbox GROUP BY status")
+        found = {str(r[0]): int(r[1]) for r in rows}
+        return {s: found.get(s, 0) for s in STATUSES}
+
+    async def next_due(self) -> datetime | None:
+        """When the earliest pending item falls due (a worker may sleep until then)."""
+        rows = await self.db.fetch(
+            "SELECT MIN(next_attempt_at) FROM submission_outbox WHERE status = 'pending'"
+        )
+        return from_db_time(rows[0][0]) if rows and rows[0][0] else None
+
+
+@dataclass(frozen=True)
+class QueuedDeclaration:
+    receipt: str
+    agency_code: str
+    status: str
+    queued_at: datetime
+    data: dict[str, Any]
+
+
+class ReviewQueue:
+    """What the agency officers see: declarations delivered to the review queue."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def waiting(self, agency_code: str | None = None) -> list[QueuedDeclaration]:
+        """Declarations in the queue still ``submitted`` (not yet approved or rejected)."""
+        where, params = ("AND q.agency_code = ?", (agency_code,)) if agency_code else ("", ())
+        rows = await self.db.fetch(
+            "SELECT d.receipt, q.agency_code, d.status, q.queued_at, d.data "  # noqa: S608
+            "FROM review_queue q JOIN declarations d ON d.id = q.declaration_id "
+            f"WHERE d.status = 'submitted' {where} ORDER BY q.queued_at, q.declaration_id",
+            params,
+        )
+        return [
+            QueuedDeclaration(
+                str(r[0]),
+                str(r[1]),
+                str(r[2]),
+                from_db_time(r[3]) or datetime.min.replace(tzinfo=UTC),
+                json.loads(r[4]),
+            )
             for r in rows
         ]
