@@ -46,6 +46,7 @@ async def test_a_citizen_completes_a_registration_and_gets_a_receipt(
     assert "001******345" in summary and "001099012345" not in summary
     assert "Phường Gia Viên" in summary and "Thành phố Hải Phòng" in summary
     await citizen.presses("Xác nhận")
+    await citizen.presses("otp:via:email")
     assert "a***@example.com" in citizen.text
     code = await otp_from_outbox(parts)
     await citizen.says(code)
@@ -158,6 +159,7 @@ async def test_five_wrong_codes_lock_and_a_new_code_works_after_the_lock(
 ) -> None:
     await fill_until_review(citizen)
     await citizen.presses("review:confirm")
+    await citizen.presses("otp:via:email")
     good = await otp_from_outbox(parts)
     wrong = f"{(int(good) + 1) % 1_000_000:06d}"
     for _ in range(4):
@@ -304,3 +306,23 @@ async def test_the_review_shows_the_former_address_beside_the_new_one(citizen: C
     await citizen.presses("province:whole:11359")
     assert await citizen.state() == "review"
     assert "Số 5 Lạch Tray, Phường Gia Viên, Thành phố Hải Phòng (trước đây:" in citizen.text
+
+
+async def test_with_email_and_phone_the_citizen_chooses_where_the_code_goes(
+    citizen: Citizen, parts: Components, clock: FakeClock
+) -> None:
+    await fill_until_review(citizen)
+    await citizen.presses("review:confirm")
+    assert citizen.keys[-1] == "otp.choose_channel" and "a***@example.com" in citizen.text
+    await citizen.says("123456")
+    assert citizen.keys[0] == "otp.choose_first"
+    await citizen.presses("otp:via:sms")
+    assert "SMS" in citizen.text
+    [sms] = await parts.outbox.latest(limit=1)
+    assert sms.channel == "sms" and sms.recipient == "+84983847986"
+    clock.advance(minutes=1, seconds=1)
+    await citizen.presses("otp:via:email")
+    [mail] = await parts.outbox.latest(limit=1)
+    assert mail.channel == "email"
+    await citizen.says(await otp_from_outbox(parts))
+    assert await citizen.state() == "done"

@@ -91,6 +91,7 @@ async def test_a_citizen_registers_over_telegram(telegram: Running) -> None:
     await answer_until_review(user, "an@example.com")
     assert "Kiểm tra lại tờ khai" in user.text and "Phường Gia Viên" in user.text
     await user.presses("review:confirm")
+    await user.presses("otp:via:email")
     assert "a***@example.com" in user.text
     done = await user.says(await telegram.code_for("an@example.com"))
     assert re.search(r"số hồ sơ là \d{5}\.GD/2026/\d{3,5}", done), done
@@ -134,6 +135,7 @@ async def test_a_citizen_who_errs_at_every_step_still_finishes(telegram: Running
     await user.presses("agency:pick:")
     assert "nút" in await user.says("ok")
     await user.presses("review:confirm")
+    await user.presses("otp:via:email")
     assert "6 chữ số" in await user.says("12")
     done = await user.says(await telegram.code_for("an2@example.com"))
     assert "số hồ sơ" in done
@@ -154,6 +156,7 @@ async def test_five_wrong_codes_lock_then_a_new_code_works(
     user = telegram.user(7004)
     await answer_until_review(user, "an4@example.com")
     await user.presses("review:confirm")
+    await user.presses("otp:via:email")
     code = await telegram.code_for("an4@example.com")
     wrong = f"{(int(code) + 7) % 1_000_000:06d}"
     for left in (4, 3, 2, 1):

@@ -836,22 +836,47 @@ class RegistrationFlow:
                     *self._ask_review(conv, now),
                 ]
             fire(conv, "confirm")
+            if conv.answers.get("email") and conv.otp is None:
+                return [Reply("review.confirmed", edit=True), *self._choose_channel(conv)]
             return [Reply("review.confirmed", edit=True), *self._send_code(conv, now)]
         return self._stale(conv, now)
 
     # ------------------------------------------------------------------ one-time code
     def _code_destination(self, conv: Conversation) -> tuple[Literal["email", "sms"], str, str]:
         email = conv.answers.get("email")
-        if email:
+        if email and conv.answers.get("otp_channel", "email") == "email":
             return "email", email, mask_email(email)
         phone = conv.answers["phone"]
         return "sms", phone, mask_phone(phone)
 
-    def _otp_buttons(self) -> tuple[tuple[Button, ...], ...]:
-        return (
-            (Button("otp:resend", label_key="btn.resend"),),
-            (Button("otp:change", label_key="btn.change_destination"),),
+    def _otp_buttons(self, conv: Conversation) -> tuple[tuple[Button, ...], ...]:
+        rows: list[tuple[Button, ...]] = [(Button("otp:resend", label_key="btn.resend"),)]
+        if conv.answers.get("email"):
+            channel, _, _ = self._code_destination(conv)
+            other = "sms" if channel == "email" else "email"
+            rows.append((Button(f"otp:via:{other}", label_key=f"btn.via_{other}"),))
+        rows.append((Button("otp:change", label_key="btn.change_destination"),))
+        return tuple(rows)
+
+    def _choose_channel(self, conv: Conversation) -> list[Reply]:
+        """Both an e-mail and a phone: the user picks where the code goes."""
+        buttons = (
+            (
+                Button(
+                    "otp:via:email",
+                    label_key="btn.code_by_email",
+                    params={"to": mask_email(conv.answers["email"])},
+                ),
+            ),
+            (
+                Button(
+                    "otp:via:sms",
+                    label_key="btn.code_by_sms",
+                    params={"to": mask_phone(conv.answers["phone"])},
+                ),
+            ),
         )
+        return [Reply("otp.choose_channel", buttons=buttons)]
 
     def _send_code(self, conv: Conversation, now: datetime) -> list[Reply]:
         wait = otp.resend_wait(conv.otp, now)
@@ -864,7 +889,7 @@ class RegistrationFlow:
                         "seconds": seconds,
                         "time": (now + wait).astimezone(VIETNAM).strftime("%H:%M"),
                     },
-                    buttons=self._otp_buttons(),
+                    buttons=self._otp_buttons(conv),
                 )
             ]
         channel, to, shown = self._code_destination(conv)
@@ -875,17 +900,22 @@ class RegistrationFlow:
             Reply(
                 f"otp.sent_{channel}",
                 {"to": shown, "minutes": minutes},
-                buttons=self._otp_buttons(),
+                buttons=self._otp_buttons(conv),
             )
         ]
 
     def _ask_otp(self, conv: Conversation, now: datetime) -> list[Reply]:
+        if conv.otp is None and conv.answers.get("email"):
+            return self._choose_channel(conv)
         _, _, shown = self._code_destination(conv)
-        return [Reply("ask.otp", {"to": shown}, buttons=self._otp_buttons())]
+        return [Reply("ask.otp", {"to": shown}, buttons=self._otp_buttons(conv))]
 
     def _on_otp(self, conv: Conversation, event: Event, now: datetime) -> list[Reply]:
         if event.kind == "choice":
             if event.choice == "otp:resend":
+                return self._send_code(conv, now)
+            if event.choice in ("otp:via:email", "otp:via:sms"):
+                conv.answers["otp_channel"] = event.choice.rpartition(":")[2]
                 return self._send_code(conv, now)
             if event.choice == "otp:change":
                 fire(conv, "change_destination")
@@ -907,10 +937,12 @@ class RegistrationFlow:
         if verdict.outcome == "locked" and verdict.locked_until is not None:
             until = verdict.locked_until.astimezone(VIETNAM).strftime("%H:%M")
             return [
-                Reply("otp.locked", {"time": until}, buttons=self._otp_buttons()),
+                Reply("otp.locked", {"time": until}, buttons=self._otp_buttons(conv)),
                 self._help_offer(conv),
             ]
-        return [Reply("otp.expired", buttons=self._otp_buttons())]
+        if verdict.outcome == "none" and conv.answers.get("email"):
+            return [Reply("otp.choose_first"), *self._choose_channel(conv)]
+        return [Reply("otp.expired", buttons=self._otp_buttons(conv))]
 
     # ------------------------------------------------------------------ after the code
     def _on_submitting(self, conv: Conversation, event: Event, now: datetime) -> list[Reply]:
