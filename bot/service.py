@@ -18,10 +18,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bot.flows import autofill
+from bot.flows import autofill, reminders
 from bot.flows.conversation import Conversation
-from bot.flows.effects import Discard, SendCode, Submit
-from bot.flows.events import Event, Reply
+from bot.flows.effects import Discard, EraseUser, SendCode, Submit
+from bot.flows.events import Event, Msg, Reply
 from bot.flows.photos import PhotoProblem, check_photo
 from bot.flows.qr import scan_card
 from bot.flows.registration import RegistrationFlow
@@ -39,6 +39,15 @@ PHOTO_FIELDS = ("portrait", "id_front", "id_back")
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something to tell a user who did not write first (a reminder, an expiry)."""
+
+    user_key: str
+    locale: str
+    replies: list[Reply]
 
 
 @dataclass(frozen=True)
@@ -96,18 +105,81 @@ class RegistrationService:
             if conv is None:
                 conv = Conversation(user_key=user_key, locale=self._first_locale(event))
             had_consent = conv.consent is not None
+            if reminders.due(conv, now) == "expire":
+                expired = self.flow.expired(conv)
+                await self._perform(conv, now)
+                conv = Conversation(user_key=user_key, locale=conv.locale)
+                had_consent = False
+                replies = [*expired, *self.flow.handle(conv, Event.slash("start"), now)]
+                return await self._finish(conv, replies, had_consent, now, deliver)
             if event.kind in ("photo", "document"):
                 if self.flow.card_slot(conv):
                     event = await self._scan_card(conv, event, now)
                 elif self.flow.photo_slot(conv):
                     event = await self._check_photo(conv, event, now)
             replies = self.flow.handle(conv, event, now)
-            replies += await self._perform(conv, now)
-            await self._persist(conv, had_consent, now)
-            outcome = Outcome(conv.locale, replies)
-            if deliver is not None:
-                await deliver(outcome)
-            return outcome
+            if event.kind == "command" and event.command == "status":
+                replies += await self._declarations_status(conv.user_key)
+            return await self._finish(conv, replies, had_consent, now, deliver)
+
+    async def _finish(
+        self,
+        conv: Conversation,
+        replies: list[Reply],
+        had_consent: bool,
+        now: datetime,
+        deliver: Deliver | None,
+    ) -> Outcome:
+        replies = replies + await self._perform(conv, now)
+        await self._persist(conv, had_consent, now)
+        outcome = Outcome(conv.locale, replies)
+        if deliver is not None:
+            await deliver(outcome)
+        return outcome
+
+    async def _declarations_status(self, user_key: str) -> list[Reply]:
+        """Submitted declarations and what the agency decided (beyond the current draft)."""
+        return [
+            Reply(
+                "status.declaration",
+                {
+                    "receipt": d.receipt,
+                    "agency": d.agency_code,
+                    "date": datetime.fromisoformat(d.submitted_at)
+                    .astimezone(reminders.VIETNAM)
+                    .strftime("%d/%m/%Y"),
+                    "status": Msg(f"declaration_status.{d.status}"),
+                },
+            )
+            for d in await self.declarations.for_user(user_key)
+        ]
+
+    async def sweep(self, now: datetime | None = None) -> list[Notice]:
+        """Remind quiet users and delete drafts past their 10 days; returns what to tell whom.
+
+        Driven by the database alone, so it can run at start-up and on a timer, and a
+        restart loses nothing.
+        """
+        now = now or self.clock()
+        notices: list[Notice] = []
+        cutoff = reminders.oldest_silence_worth_a_look(now).isoformat()
+        for user_key in await self.conversations.quiet_since(cutoff):
+            async with self._lock(user_key):
+                conv = await self.conversations.load(user_key)
+                if conv is None:
+                    continue
+                action = reminders.due(conv, now)
+                if action == "expire":
+                    replies = self.flow.expired(conv)
+                    await self._perform(conv, now)
+                    notices.append(Notice(user_key, conv.locale, replies))
+                elif action == "remind":
+                    replies = self.flow.reminder(conv, reminders.expires_at(conv))
+                    conv.reminders += 1
+                    conv.reminded_at = now.isoformat()
+                    await self.conversations.save(conv)  # not touched: silence goes on
+                    notices.append(Notice(user_key, conv.locale, replies))
+        return notices
 
     def _first_locale(self, event: Event) -> str:
         hint = (event.language_hint or "").split("-")[0].lower()
@@ -146,6 +218,8 @@ class RegistrationService:
                 replies += await self._submit(conv, now)
             elif isinstance(effect, Discard):
                 await self._discard(conv)
+            elif isinstance(effect, EraseUser):
+                replies += await self._erase(conv)
         return replies
 
     async def _send_code(self, conv: Conversation, effect: SendCode, now: datetime) -> list[Reply]:
@@ -179,6 +253,16 @@ class RegistrationService:
             kept.update(str(declaration.data.get(f)) for f in PHOTO_FIELDS)
         await self.photos.delete_for_user(conv.user_key, keep=kept)
         await self.conversations.delete(conv.user_key)
+
+    async def _erase(self, conv: Conversation) -> list[Reply]:
+        """/deletemydata: drafts, photos, consents and dev-outbox copies go; a submitted
+        declaration stays, because the agency must keep it, and the user is told so."""
+        await self._discard(conv)
+        kept = await self.declarations.for_user(conv.user_key)
+        contacts = {str(v) for d in kept for k, v in d.data.items() if k in ("email", "phone")}
+        contacts.update(str(conv.answers[k]) for k in ("email", "phone") if conv.answers.get(k))
+        await self.conversations.erase_traces(conv.user_key, contacts, keep_consents=bool(kept))
+        return [Reply("erase.kept", {"receipt": d.receipt}) for d in kept]
 
     async def _persist(self, conv: Conversation, had_consent: bool, now: datetime) -> None:
         if conv.consent is None or conv.state == "cancelled":

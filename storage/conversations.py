@@ -63,3 +63,21 @@ class ConversationStore:
         self._cache.move_to_end(user_key)
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
+
+    async def quiet_since(self, cutoff: str, limit: int = 500) -> list[str]:
+        """Users whose conversation has not changed since ``cutoff`` (ISO time, UTC)."""
+        rows = await self.db.fetch(
+            "SELECT user_key FROM conversations WHERE updated_at < ? "
+            "AND state NOT IN ('done', 'submitting') ORDER BY updated_at LIMIT ?",
+            (cutoff, limit),
+        )
+        return [str(r[0]) for r in rows]
+
+    async def erase_traces(self, user_key: str, contacts: set[str], *, keep_consents: bool) -> None:
+        """Forget a user: the row, the dev-outbox copies sent to them and, unless a submitted
+        declaration still rests on it, the record of their consent."""
+        await self.delete(user_key)
+        for contact in contacts:
+            await self.db.write("DELETE FROM dev_outbox WHERE recipient = ?", (contact,))
+        if not keep_consents:
+            await self.db.write("DELETE FROM consents WHERE user_key = ?", (user_key,))

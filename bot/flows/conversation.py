@@ -7,7 +7,7 @@ event; it round-trips through JSON (never pickle) so a row in SQLite is the whol
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +29,9 @@ DECLARATION_FIELDS = (
     "agency_code",
 )
 
+
+#: Attributes that live only for one event.
+_NOT_STORED = frozenset({"user_key", "effects"})
 
 #: Which answer makes a question unnecessary once a card has given it.
 _CARD_ANSWERS = {
@@ -57,6 +60,8 @@ class Conversation:
     receipt: str | None = None
     created_at: str = ""
     updated_at: str = ""
+    reminders: int = 0
+    reminded_at: str = ""
     effects: list[Effect] = field(default_factory=list, repr=False)
 
     # Conditions used by the state machine's transitions (declared by name there).
@@ -99,23 +104,8 @@ class Conversation:
         return missing
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "state": self.state,
-                "locale": self.locale,
-                "answers": self.answers,
-                "attempts": self.attempts,
-                "editing": self.editing,
-                "listing": self.listing,
-                "otp": self.otp,
-                "consent": self.consent,
-                "receipt": self.receipt,
-                "created_at": self.created_at,
-                "updated_at": self.updated_at,
-            },
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
+        stored = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _NOT_STORED}
+        return json.dumps(stored, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, user_key: str, raw: str) -> Conversation:

@@ -26,4 +26,9 @@ class Discard:
     """Delete the draft and its photos (the user cancelled)."""
 
 
-Effect = SendCode | Submit | Discard
+@dataclass(frozen=True)
+class EraseUser:
+    """Delete everything held on the user except what the agency must keep (/deletemydata)."""
+
+
+Effect = SendCode | Submit | Discard | EraseUser

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from bot.flows import autofill, otp, validators
 from bot.flows.conversation import Conversation
-from bot.flows.effects import Discard, SendCode, Submit
+from bot.flows.effects import Discard, EraseUser, SendCode, Submit
 from bot.flows.events import Button, Event, Msg, ParamValue, Reply
 from bot.flows.machine import EDITABLE, attached, fire
 from bot.flows.places import fold
@@ -193,7 +193,37 @@ class RegistrationFlow:
             ]
         if command == "help":
             return [self._help(conv)]
+        if command == "deletemydata":
+            return [
+                Reply(
+                    "erase.confirm",
+                    buttons=(
+                        (
+                            Button("g:erase:yes", label_key="btn.erase_yes"),
+                            Button("g:erase:no", label_key="btn.cancel_no"),
+                        ),
+                    ),
+                )
+            ]
         return [Reply("err.unknown_command", {"command": "/" + command[:30]})]
+
+    def expired(self, conv: Conversation) -> list[Reply]:
+        """The draft reached its 10 days: the service deletes it; this is what the user hears."""
+        with attached(conv):
+            fire(conv, "cancel")
+        conv.effects.append(Discard())
+        return [Reply("draft.expired", {"hotline": HOTLINE})]
+
+    def reminder(self, conv: Conversation, expires: datetime) -> list[Reply]:
+        day = expires.astimezone(VIETNAM).strftime("%d/%m/%Y")
+        missing = len(conv.missing_fields())
+        return [
+            Reply(
+                "draft.reminder",
+                {"step": Msg(f"step.{conv.state}"), "count": missing, "date": day},
+                buttons=((Button("g:resume", label_key="btn.resume"),),),
+            )
+        ]
 
     def _start(self, conv: Conversation, now: datetime) -> list[Reply]:
         if conv.state == "consent":
@@ -243,6 +273,14 @@ class RegistrationFlow:
             return [Reply("cancel.kept", edit=True), *self.prompt(conv, now)]
         if action == "help":
             return [self._help(conv)]
+        if action == "erase":
+            if arg != "yes":
+                return [Reply("cancel.kept", edit=True), *self.prompt(conv, now)]
+            fire(conv, "cancel")
+            conv.effects.append(EraseUser())
+            return [Reply("erase.done", edit=True)]
+        if action == "resume":
+            return [Reply("start.resume", edit=True), *self.prompt(conv, now)]
         if action == "new" and conv.state == "done":
             conv.answers = {"draft_id": None}
             conv.receipt = None

@@ -14,13 +14,14 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
-from bot.handlers.registration import on_private_update
+from bot.handlers.registration import on_private_update, sweep_drafts
 from bot.settings import Settings
 from bot.wiring import Components
 
 log = logging.getLogger(__name__)
 LONG_POLL_TIMEOUT = 30
-COMMANDS = ("start", "status", "cancel", "language", "help")
+COMMANDS = ("start", "status", "cancel", "language", "help", "deletemydata")
+SWEEP_EVERY = 300  # seconds between reminder/expiry sweeps; also one at start-up
 
 
 def build_application(settings: Settings, parts: Components) -> Application:
@@ -53,3 +54,5 @@ async def _post_init(application: Application) -> None:
             BotCommand(name, parts.translator.text(lang, f"command.{name}")) for name in COMMANDS
         ]
         await application.bot.set_my_commands(commands, language_code=lang)
+    if application.job_queue is not None:
+        application.job_queue.run_repeating(sweep_drafts, interval=SWEEP_EVERY, first=1)

@@ -6,13 +6,19 @@ before the reply is sent (ANCHORS lesson 1); this handler only translates.
 
 from __future__ import annotations
 
+import logging
+
 from telegram import Update
+from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot.handlers.events import to_event
 from bot.handlers.render import send_replies
+from bot.masking import mask_user
 from bot.service import Outcome
 from bot.wiring import Components
+
+log = logging.getLogger(__name__)
 
 
 def components(context: ContextTypes.DEFAULT_TYPE) -> Components:
@@ -39,3 +45,18 @@ async def on_private_update(update: Update, context: ContextTypes.DEFAULT_TYPE) 
         )
 
     await parts.service.handle(f"tg:{user.id}", event, deliver)
+
+
+async def sweep_drafts(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """JobQueue tick: reminders and expiry come from the database, so none is lost."""
+    parts = components(context)
+    for notice in await parts.service.sweep():
+        channel, _, chat = notice.user_key.partition(":")
+        if channel != "tg" or not chat.lstrip("-").isdigit():
+            continue
+        try:
+            await send_replies(
+                context.bot, int(chat), notice.replies, notice.locale, parts.translator
+            )
+        except TelegramError as exc:  # blocked the bot, deleted the account: go on
+            log.info("could not notify %s: %s", mask_user(notice.user_key), exc)
