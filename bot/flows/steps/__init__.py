@@ -1,0 +1,1 @@
+"""The registration's steps, one group per module (see ``base``)."""

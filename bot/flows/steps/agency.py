@@ -1,0 +1,71 @@
+"""The receiving BHXH agency: suggested from the address, listed by province, searched by name."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from bot.flows.conversation import Conversation
+from bot.flows.events import Button, Event, Reply
+from bot.flows.ports import AgencyLike
+from bot.flows.steps.base import (
+    FlowBase,
+)
+
+
+class AgencySteps(FlowBase):
+    """Suggestions first; the province list and name search are one tap or a word away."""
+
+    def _agency_items(self, agencies: Sequence[AgencyLike]) -> list[tuple[str, str]]:
+        return [(a.code, f"[{a.code}] {a.name}") for a in agencies]
+
+    def _ask_agency(self, conv: Conversation, now: datetime) -> list[Reply]:
+        suggested = self.agencies.suggest(
+            conv.answers.get("province_code"),
+            conv.answers.get("commune_code"),
+            issuer_text=conv.answers.get("bhyt_issuer"),
+        )
+        conv.listing = {"codes": [a.code for a in suggested]}
+        buttons = list(self._listing_page(conv, "agency", self._agency_items(suggested), 0, 1))
+        buttons.append((Button("agency:all", label_key="btn.agency_all"),))
+        return [self._question(conv, "agency", buttons=tuple(buttons))]
+
+    def _listed_agencies(self, conv: Conversation) -> list[AgencyLike]:
+        found = (self.agencies.by_code(c) for c in conv.listing.get("codes", []))
+        return [a for a in found if a is not None]
+
+    def _on_agency(self, conv: Conversation, event: Event, now: datetime) -> list[Reply]:
+        if event.kind == "text":
+            found = self.agencies.search(event.text)
+            if not found:
+                return self._reject(conv, "agency_not_found", {"text": event.text[:60]})
+            conv.listing = {"codes": [a.code for a in found]}
+            buttons = self._listing_page(conv, "agency", self._agency_items(found), 0, 1)
+            return [Reply("choose.agency_several", {"text": event.text[:60]}, buttons=buttons)]
+        if event.kind != "choice" or not event.choice.startswith("agency:"):
+            return self._wrong_kind(conv, event, "text_or_choice")
+        action, _, arg = event.choice.removeprefix("agency:").partition(":")
+        if action == "all":
+            agencies = list(self.agencies.for_province(conv.answers.get("province_code", "")))
+            conv.listing = {"codes": [a.code for a in agencies]}
+            buttons = self._listing_page(conv, "agency", self._agency_items(agencies), 0, 1)
+            return [Reply("choose.agency_all", buttons=buttons, edit=True)]
+        if action == "page" and arg.isdigit():
+            agencies = self._listed_agencies(conv)
+            buttons = self._listing_page(conv, "agency", self._agency_items(agencies), int(arg), 1)
+            return [Reply("choose.agency_all", buttons=buttons, edit=True)]
+        agency = self.agencies.by_code(arg) if action == "pick" else None
+        if agency is None:
+            return self._stale(conv, now)
+        conv.answers["agency_code"] = agency.code
+        shown = Reply(
+            "note.agency_chosen",
+            {
+                "code": agency.code,
+                "name": agency.name,
+                "phone": agency.phone or "—",
+                "address": agency.address or "—",
+            },
+            edit=True,
+        )
+        return [shown, *self._advance(conv, now)]

@@ -1,0 +1,177 @@
+"""What every step of the registration shares: asking, rejecting with growing help,
+moving on, paging a list, and the hooks one group of steps offers another.
+
+Each group of steps is a small mixin in this package (consent, answers, cards, address,
+photos, agency, review, code, finish); ``bot.flows.registration.RegistrationFlow``
+combines them and dispatches an event to ``_on_<state>`` and a question to ``_ask_<state>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from bot.flows.conversation import Conversation
+from bot.flows.events import Button, Event, Msg, ParamValue, Reply
+from bot.flows.machine import fire
+from bot.flows.ports import Agencies, AgencyLike, Places
+
+HOTLINE = "1900 9068"
+VIETNAM = timezone(timedelta(hours=7))
+MAX_MESSAGE = 1000
+PAGE_SIZE = 8
+HELP_AFTER_FAILURES = 3
+
+#: Step number shown to the user ("bước 3/10"); the address is one step of three questions.
+PROGRESS = {
+    "bhxh_code": 1,
+    "full_name": 2,
+    "id_number": 3,
+    "province": 4,
+    "commune": 4,
+    "street": 4,
+    "phone": 5,
+    "email_choice": 6,
+    "email": 6,
+    "portrait": 7,
+    "id_front": 8,
+    "id_back": 9,
+    "agency": 10,
+}
+TOTAL_STEPS = 10
+
+
+def button_rows(buttons: Sequence[Button], per_row: int) -> tuple[tuple[Button, ...], ...]:
+    return tuple(tuple(buttons[i : i + per_row]) for i in range(0, len(buttons), per_row))
+
+
+def replace_edit(reply: Reply) -> Reply:
+    """The same reply, shown by editing the message whose button was pressed."""
+    return Reply(reply.key, reply.params, buttons=reply.buttons, edit=True, keyboard=reply.keyboard)
+
+
+class FlowBase:
+    """State shared by the step mixins and the helpers they all use."""
+
+    def __init__(self, places: Places, agencies: Agencies, otp_secret: bytes) -> None:
+        self.places = places
+        self.agencies = agencies
+        self.otp_secret = otp_secret
+
+    def prompt(self, conv: Conversation, now: datetime | None = None) -> list[Reply]:
+        """The question of the current step, as it is asked the first time."""
+        asker = getattr(self, f"_ask_{conv.state}", None)
+        if asker is not None:
+            replies: list[Reply] = asker(conv, now or datetime.now(VIETNAM))
+            return replies
+        return [self._question(conv, conv.state)]
+
+    def _question(
+        self,
+        conv: Conversation,
+        state: str,
+        *,
+        buttons: tuple[tuple[Button, ...], ...] = (),
+        keyboard: Any = None,
+        edit: bool = False,
+        key: str | None = None,
+        params: dict[str, ParamValue] | None = None,
+    ) -> Reply:
+        values: dict[str, ParamValue] = {
+            "step": PROGRESS.get(state, TOTAL_STEPS),
+            "total": TOTAL_STEPS,
+        }
+        values.update(params or {})
+        return Reply(key or f"ask.{state}", values, buttons=buttons, keyboard=keyboard, edit=edit)
+
+    def _reject(
+        self, conv: Conversation, code: str, params: dict[str, ParamValue] | None = None
+    ) -> list[Reply]:
+        """Say what was wrong; the wording grows more helpful with each failure at a step."""
+        count = conv.attempts.get(conv.state, 0) + 1
+        conv.attempts[conv.state] = count
+        replies = [Reply(f"err.{code}", dict(params or {}))]
+        if count >= 2:
+            replies.append(Reply(f"hint.{conv.state}"))
+        if count >= HELP_AFTER_FAILURES:
+            replies.append(self._help_offer(conv))
+        return replies
+
+    def _help_offer(self, conv: Conversation) -> Reply:
+        return Reply(
+            "help.offer",
+            {"hotline": HOTLINE},
+            buttons=((Button("g:help", label_key="btn.help"),),),
+        )
+
+    def _advance(self, conv: Conversation, now: datetime) -> list[Reply]:
+        conv.attempts.pop(conv.state, None)
+        conv.listing = {}
+        fire(conv, "advance")
+        while conv.answered_by_card():
+            fire(conv, "advance")
+        return self.prompt(conv, now)
+
+    def _wrong_kind(self, conv: Conversation, event: Event, expected: str) -> list[Reply]:
+        """A sticker, voice note, photo or text where something else was asked."""
+        got = event.other_kind or event.kind
+        return self._reject(conv, f"expected_{expected}", {"got": Msg(f"kind.{got}")})
+
+    def _stale(self, conv: Conversation, now: datetime) -> list[Reply]:
+        return [Reply("err.stale_button"), *self.prompt(conv, now)]
+
+    def _listing_page(
+        self,
+        conv: Conversation,
+        step: str,
+        items: Sequence[tuple[str, str]],
+        page: int,
+        per_row: int,
+    ) -> tuple[tuple[Button, ...], ...]:
+        pages = max(1, -(-len(items) // PAGE_SIZE))
+        page = min(max(page, 0), pages - 1)
+        shown = items[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
+        rows = list(
+            button_rows(
+                [Button(f"{step}:pick:{code}", label=label) for code, label in shown], per_row
+            )
+        )
+        nav = []
+        if page > 0:
+            nav.append(Button(f"{step}:page:{page - 1}", label_key="btn.prev"))
+        if page < pages - 1:
+            nav.append(
+                Button(
+                    f"{step}:page:{page + 1}",
+                    label_key="btn.next",
+                    params={"page": page + 2, "pages": pages},
+                )
+            )
+        if nav:
+            rows.append(tuple(nav))
+        return tuple(rows)
+
+    def _agency(self, conv: Conversation) -> AgencyLike | None:
+        code = conv.answers.get("agency_code")
+        return self.agencies.by_code(code) if code else None
+
+    def _help(self, conv: Conversation) -> Reply:
+        agency = self._agency(conv)
+        if agency is not None and agency.phone:
+            return Reply(
+                "help.text_agency",
+                {"hotline": HOTLINE, "agency": agency.name, "phone": agency.phone},
+            )
+        return Reply("help.text", {"hotline": HOTLINE})
+
+    # ------------------------------------------------------------------ hooks
+    # Implemented by one group of steps and used by another.
+    def _choose_channel(self, conv: Conversation) -> list[Reply]:
+        raise NotImplementedError
+
+    def _on_card(self, conv: Conversation, event: Event, now: datetime) -> list[Reply]:
+        raise NotImplementedError
+
+    def _send_code(self, conv: Conversation, now: datetime) -> list[Reply]:
+        raise NotImplementedError

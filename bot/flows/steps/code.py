@@ -1,0 +1,123 @@
+"""The one-time code: where it goes, sending and resending, checking it."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Literal
+
+from bot.flows import otp, validators
+from bot.flows.conversation import Conversation
+from bot.flows.effects import SendCode, Submit
+from bot.flows.events import Button, Event, Reply
+from bot.flows.machine import fire
+from bot.flows.steps.base import (
+    VIETNAM,
+    FlowBase,
+)
+from bot.masking import mask_email, mask_phone
+
+
+class CodeSteps(FlowBase):
+    """Code state lives in ``conversation.otp``; the policy is in ``bot.flows.otp``."""
+
+    def _code_destination(self, conv: Conversation) -> tuple[Literal["email", "sms"], str, str]:
+        email = conv.answers.get("email")
+        if email and conv.answers.get("otp_channel", "email") == "email":
+            return "email", email, mask_email(email)
+        phone = conv.answers["phone"]
+        return "sms", phone, mask_phone(phone)
+
+    def _otp_buttons(self, conv: Conversation) -> tuple[tuple[Button, ...], ...]:
+        rows: list[tuple[Button, ...]] = [(Button("otp:resend", label_key="btn.resend"),)]
+        if conv.answers.get("email"):
+            channel, _, _ = self._code_destination(conv)
+            other = "sms" if channel == "email" else "email"
+            rows.append((Button(f"otp:via:{other}", label_key=f"btn.via_{other}"),))
+        rows.append((Button("otp:change", label_key="btn.change_destination"),))
+        return tuple(rows)
+
+    def _choose_channel(self, conv: Conversation) -> list[Reply]:
+        """Both an e-mail and a phone: the user picks where the code goes."""
+        buttons = (
+            (
+                Button(
+                    "otp:via:email",
+                    label_key="btn.code_by_email",
+                    params={"to": mask_email(conv.answers["email"])},
+                ),
+            ),
+            (
+                Button(
+                    "otp:via:sms",
+                    label_key="btn.code_by_sms",
+                    params={"to": mask_phone(conv.answers["phone"])},
+                ),
+            ),
+        )
+        return [Reply("otp.choose_channel", buttons=buttons)]
+
+    def _send_code(self, conv: Conversation, now: datetime) -> list[Reply]:
+        wait = otp.resend_wait(conv.otp, now)
+        if wait > timedelta(0):
+            seconds = int(wait.total_seconds()) + 1
+            return [
+                Reply(
+                    "otp.wait",
+                    {
+                        "seconds": seconds,
+                        "time": (now + wait).astimezone(VIETNAM).strftime("%H:%M"),
+                    },
+                    buttons=self._otp_buttons(conv),
+                )
+            ]
+        channel, to, shown = self._code_destination(conv)
+        code, conv.otp = otp.issue(conv.otp, self.otp_secret, now)
+        conv.effects.append(SendCode(channel, to, code))
+        minutes = int(otp.CODE_LIFETIME.total_seconds() // 60)
+        return [
+            Reply(
+                f"otp.sent_{channel}",
+                {"to": shown, "minutes": minutes},
+                buttons=self._otp_buttons(conv),
+            )
+        ]
+
+    def _ask_otp(self, conv: Conversation, now: datetime) -> list[Reply]:
+        if conv.otp is None and conv.answers.get("email"):
+            return self._choose_channel(conv)
+        _, _, shown = self._code_destination(conv)
+        return [Reply("ask.otp", {"to": shown}, buttons=self._otp_buttons(conv))]
+
+    def _on_otp(self, conv: Conversation, event: Event, now: datetime) -> list[Reply]:
+        if event.kind == "choice":
+            if event.choice == "otp:resend":
+                return self._send_code(conv, now)
+            if event.choice in ("otp:via:email", "otp:via:sms"):
+                conv.answers["otp_channel"] = event.choice.rpartition(":")[2]
+                return self._send_code(conv, now)
+            if event.choice == "otp:change":
+                fire(conv, "change_destination")
+                return [Reply("otp.change_hint"), *self.prompt(conv, now)]
+            return self._stale(conv, now)
+        if event.kind != "text":
+            return self._wrong_kind(conv, event, "text")
+        typed = validators.otp_code(event.text)
+        if isinstance(typed, validators.Invalid):
+            return self._reject(conv, typed.code)
+        verdict, conv.otp = otp.verify(conv.otp, self.otp_secret, typed.value, now)
+        if verdict.outcome == "ok":
+            conv.attempts.pop("otp", None)
+            fire(conv, "verified")
+            conv.effects.append(Submit())
+            return [Reply("otp.accepted")]
+        if verdict.outcome == "wrong":
+            return [Reply("otp.wrong", {"left": verdict.tries_left})]
+        if verdict.outcome == "locked" and verdict.locked_until is not None:
+            until = verdict.locked_until.astimezone(VIETNAM).strftime("%H:%M")
+            return [
+                Reply("otp.locked", {"time": until}, buttons=self._otp_buttons(conv)),
+                self._help_offer(conv),
+            ]
+        if verdict.outcome == "none" and conv.answers.get("email"):
+            return [Reply("otp.choose_first"), *self._choose_channel(conv)]
+        return [Reply("otp.expired", buttons=self._otp_buttons(conv))]
