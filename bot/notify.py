@@ -1,17 +1,23 @@
-"""Sending e-mail and SMS notices: by SMTP when configured, otherwise to the dev outbox.
+"""Sending e-mail and SMS notices: by SMTP and the SMS gateway when configured, otherwise
+to the dev outbox.
 
 The dev outbox is a table and a log line, so a developer's machine without a mail server
 still shows the one-time code, and nothing is silently dropped (ARCHITECTURE.md).
+
+The SMS gateway (``SMS_GATEWAY_URL``) takes a JSON POST ``{"to": "+84…", "text": "…"}``;
+any answer other than 2xx, a timeout or a refused connection is a ``DeliveryError``.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from email.message import EmailMessage
 from typing import Literal
 
 import aiosmtplib
+import httpx
 
 from bot.masking import mask_email, mask_phone
 from bot.settings import Settings
@@ -19,6 +25,11 @@ from storage.outbox import DevOutbox
 
 log = logging.getLogger(__name__)
 SMTP_TIMEOUT = 15.0
+#: Connect within 5 s, the whole answer within 10 s: a hung gateway cannot hold a user.
+SMS_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+
+#: An e-mail attachment: (file name, content, MIME type such as "application/pdf").
+Attachment = tuple[str, bytes, str]
 
 
 class DeliveryError(RuntimeError):
@@ -37,21 +48,57 @@ class Notifier:
         subject: str,
         body: str,
         now: datetime,
+        *,
+        attachments: Sequence[Attachment] = (),
+        message_id: str | None = None,
     ) -> None:
+        """Hand one message to its carrier; ``DeliveryError`` when the carrier refuses it.
+
+        ``attachments`` and ``message_id`` are for e-mail (an SMS carries ``body`` only).
+        In the dev outbox an attachment is noted by name and size at the end of the body.
+        """
         if channel == "email" and self.settings.smtp_host:
-            await self._smtp(to, subject, body)
+            await self._smtp(to, subject, body, attachments, message_id)
             log.info("e-mail sent to %s", mask_email(to))
             return
-        await self.outbox.put(channel, to, subject, body, now)
+        if channel == "sms" and self.settings.sms_gateway_url:
+            await self._sms(self.settings.sms_gateway_url, to, body)
+            log.info("SMS sent to %s", mask_phone(to))
+            return
+        noted = "".join(f"\n[{name}, {len(data)} bytes]" for name, data, _ in attachments)
+        await self.outbox.put(channel, to, subject, body + noted, now)
         shown = mask_email(to) if channel == "email" else mask_phone(to)
         log.info("dev outbox: %s to %s (no %s carrier configured)", channel, shown, channel)
 
-    async def _smtp(self, to: str, subject: str, body: str) -> None:
+    async def _sms(self, url: str, to: str, text: str) -> None:
+        try:
+            async with httpx.AsyncClient(timeout=SMS_TIMEOUT) as client:
+                response = await client.post(url, json={"to": to, "text": text})
+        except httpx.HTTPError as exc:
+            raise DeliveryError(f"SMS gateway unreachable: {type(exc).__name__}") from exc
+        if not response.is_success:
+            raise DeliveryError(f"SMS gateway answered {response.status_code}")
+
+    async def _smtp(
+        self,
+        to: str,
+        subject: str,
+        body: str,
+        attachments: Sequence[Attachment] = (),
+        message_id: str | None = None,
+    ) -> None:
         message = EmailMessage()
         message["From"] = self.settings.smtp_from
         message["To"] = to
         message["Subject"] = subject
+        if message_id:
+            message["Message-ID"] = message_id
         message.set_content(body)
+        for name, data, mime in attachments:
+            maintype, _, subtype = mime.partition("/")
+            message.add_attachment(
+                data, maintype=maintype, subtype=subtype or "octet-stream", filename=name
+            )
         password = self.settings.smtp_password
         try:
             await aiosmtplib.send(
