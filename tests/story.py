@@ -6,6 +6,7 @@ Replies are rendered with the real catalogues, so assertions check what a person
 from __future__ import annotations
 
 import io
+import re
 from typing import Any
 
 from PIL import Image, ImageDraw
@@ -44,6 +45,15 @@ class Citizen:
 
     async def says(self, text: str) -> list[str]:
         return await self.send(Event.typed(text))
+
+    async def agrees(self) -> None:
+        """Open the bot and give consent, as every story but the consent ones begins."""
+        await self.command("start")
+        await self.presses("consent:yes:")
+
+    async def answers_in_turn(self, *texts: str) -> None:
+        for text in texts:
+            await self.says(text)
 
     async def command(self, name: str) -> list[str]:
         return await self.send(Event.slash(name))
@@ -94,15 +104,16 @@ class Citizen:
 
 async def fill_until_review(c: Citizen, *, email: str | None = "an.nguyen@example.com") -> None:
     """The happy path up to the review, as a Vietnamese citizen would answer."""
-    await c.command("start")
-    await c.presses("consent:yes:vi")
-    await c.says("0312345678")
-    await c.says("Nguyễn Văn An")
-    await c.says("001099012345")
-    await c.says("hai phong")
-    await c.says("gia vien")
-    await c.says("Số 5 Lạch Tray")
-    await c.says("0983 847 986")
+    await c.agrees()
+    await c.answers_in_turn(
+        "0312345678",
+        "Nguyễn Văn An",
+        "001099012345",
+        "hai phong",
+        "gia vien",
+        "Số 5 Lạch Tray",
+        "0983 847 986",
+    )
     if email:
         await c.presses("email_choice:yes")
         await c.says(email)
@@ -146,3 +157,18 @@ BHYT_NEW = (
     "15/01/2025|03150312345678|-|4|01/01/2030|0123456789abcdef-1234|4|"
     "5175e1baad6e204e67c3b420517579e1bb816e2c205468c3a06e68207068e1bb912048e1baa369205068c3b26e67|$"
 )
+
+
+async def code_from_outbox(parts: Components) -> str:
+    """The one-time code of the newest dev-outbox message."""
+    [message] = await parts.outbox.latest(limit=1)
+    found = re.search(r"\b(\d{6})\b", message.body)
+    assert found, message.body
+    return found.group(1)
+
+
+async def submit(c: Citizen) -> None:
+    """From the review to the receipt, the code going by e-mail."""
+    await c.presses("review:confirm")
+    await c.presses("otp:via:email")
+    await c.says(await code_from_outbox(c.parts))

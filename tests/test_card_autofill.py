@@ -6,8 +6,7 @@ from tests.story import BHYT_NEW, CCCD_2021, CCCD_2024, Citizen, photo_bytes, qr
 
 
 async def consent(citizen: Citizen) -> None:
-    await citizen.command("start")
-    await citizen.presses("Tôi đồng ý")
+    await citizen.agrees()
 
 
 async def test_a_bhyt_card_photo_fills_the_code_and_name_and_skips_the_name_question(

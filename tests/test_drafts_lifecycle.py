@@ -6,12 +6,11 @@ import re
 
 from bot.wiring import Components
 from tests.conftest import FakeClock
-from tests.story import Citizen, fill_until_review
+from tests.story import Citizen, fill_until_review, submit
 
 
 async def started(citizen: Citizen) -> None:
-    await citizen.command("start")
-    await citizen.presses("Tôi đồng ý")
+    await citizen.agrees()
     await citizen.says("0312345678")
 
 
@@ -73,12 +72,7 @@ async def test_reminders_survive_a_restart(
 
 async def test_status_lists_submitted_declarations(citizen: Citizen, parts: Components) -> None:
     await fill_until_review(citizen)
-    await citizen.presses("review:confirm")
-    await citizen.presses("otp:via:email")
-    [message] = await parts.outbox.latest(limit=1)
-    code = re.search(r"\d{6}", message.body)
-    assert code
-    await citizen.says(code.group(0))
+    await submit(citizen)
     await citizen.command("status")
     assert "chờ cơ quan BHXH xét duyệt" in citizen.text
     assert re.search(
@@ -101,12 +95,7 @@ async def test_delete_my_data_keeps_a_submitted_declaration_and_says_so(
     citizen: Citizen, parts: Components
 ) -> None:
     await fill_until_review(citizen)
-    await citizen.presses("review:confirm")
-    await citizen.presses("otp:via:email")
-    [message] = await parts.outbox.latest(limit=1)
-    code = re.search(r"\d{6}", message.body)
-    assert code
-    await citizen.says(code.group(0))
+    await submit(citizen)
     await citizen.command("deletemydata")
     await citizen.presses("g:erase:yes")
     assert "erase.kept" in citizen.keys and "cơ quan BHXH phải lưu" in citizen.text

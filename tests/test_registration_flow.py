@@ -6,14 +6,7 @@ import re
 
 from bot.wiring import Components
 from tests.conftest import FakeClock
-from tests.story import Citizen, fill_until_review, photo_bytes
-
-
-async def otp_from_outbox(parts: Components) -> str:
-    [message] = await parts.outbox.latest(limit=1)
-    found = re.search(r"\b(\d{6})\b", message.body)
-    assert found, message.body
-    return found.group(1)
+from tests.story import Citizen, code_from_outbox, fill_until_review, photo_bytes
 
 
 async def test_nothing_is_stored_before_consent(citizen: Citizen) -> None:
@@ -29,8 +22,7 @@ async def test_nothing_is_stored_before_consent(citizen: Citizen) -> None:
 async def test_consent_is_recorded_with_its_version_and_time(
     citizen: Citizen, parts: Components
 ) -> None:
-    await citizen.command("start")
-    await citizen.presses("Tôi đồng ý")
+    await citizen.agrees()
     rows = await parts.db.fetch("SELECT user_key, version, given_at FROM consents")
     assert rows == [("tg:1001", "2026-11-v1", "2026-11-23T03:00:00+00:00")]
     assert "Mã số BHXH" in citizen.text
@@ -48,7 +40,7 @@ async def test_a_citizen_completes_a_registration_and_gets_a_receipt(
     await citizen.presses("Xác nhận")
     await citizen.presses("otp:via:email")
     assert "a***@example.com" in citizen.text
-    code = await otp_from_outbox(parts)
+    code = await code_from_outbox(parts)
     await citizen.says(code)
     receipt = re.search(r"\d{5}\.GD/2026/\d{3,5}", citizen.text)
     assert receipt, citizen.text
@@ -61,8 +53,7 @@ async def test_a_citizen_completes_a_registration_and_gets_a_receipt(
 
 
 async def test_a_citizen_who_types_a_9_digit_bhxh_code_is_asked_again(citizen: Citizen) -> None:
-    await citizen.command("start")
-    await citizen.presses("Tôi đồng ý")
+    await citizen.agrees()
     await citizen.says("123456789")
     assert "10 chữ số" in citizen.text and "9" in citizen.text
     assert await citizen.state() == "bhxh_code"
@@ -74,8 +65,7 @@ async def test_a_citizen_who_types_a_9_digit_bhxh_code_is_asked_again(citizen: C
 async def test_wording_grows_more_helpful_and_the_third_failure_offers_help(
     citizen: Citizen,
 ) -> None:
-    await citizen.command("start")
-    await citizen.presses("Tôi đồng ý")
+    await citizen.agrees()
     await citizen.says("abc")
     assert citizen.keys == ["err.bhxh_not_digits"]
     await citizen.says("12")
@@ -85,19 +75,15 @@ async def test_wording_grows_more_helpful_and_the_third_failure_offers_help(
 
 
 async def test_a_9_digit_cmnd_is_refused_with_the_reason(citizen: Citizen) -> None:
-    await citizen.command("start")
-    await citizen.presses("Tôi đồng ý")
-    await citizen.says("0312345678")
-    await citizen.says("Nguyễn Văn An")
-    await citizen.says("123 456 789")
+    await citizen.agrees()
+    await citizen.answers_in_turn("0312345678", "Nguyễn Văn An", "123 456 789")
     assert "01/01/2025" in citizen.text
     await citizen.says("B1234567")
     assert (await citizen.answers())["id_type"] == "passport"
 
 
 async def test_stickers_photos_and_novels_get_a_polite_sentence(citizen: Citizen) -> None:
-    await citizen.command("start")
-    await citizen.presses("Tôi đồng ý")
+    await citizen.agrees()
     await citizen.sends(kind="other", other_kind="sticker")
     assert "nhãn dán" in citizen.text
     await citizen.sends_photo()  # a picture with no QR code where the BHYT card could be read
@@ -140,11 +126,8 @@ async def test_after_an_edit_the_citizen_returns_to_the_review(citizen: Citizen)
 
 
 async def test_a_citizen_can_pick_the_province_from_paged_buttons(citizen: Citizen) -> None:
-    await citizen.command("start")
-    await citizen.presses("Tôi đồng ý")
-    await citizen.says("0312345678")
-    await citizen.says("Nguyễn Văn An")
-    await citizen.says("001099012345")
+    await citizen.agrees()
+    await citizen.answers_in_turn("0312345678", "Nguyễn Văn An", "001099012345")
     first_page = [label for label, _ in citizen.buttons()]
     await citizen.presses("province:page:1")
     assert citizen.replies[0].edit
@@ -160,7 +143,7 @@ async def test_five_wrong_codes_lock_and_a_new_code_works_after_the_lock(
     await fill_until_review(citizen)
     await citizen.presses("review:confirm")
     await citizen.presses("otp:via:email")
-    good = await otp_from_outbox(parts)
+    good = await code_from_outbox(parts)
     wrong = f"{(int(good) + 1) % 1_000_000:06d}"
     for _ in range(4):
         await citizen.says(wrong)
@@ -174,7 +157,7 @@ async def test_five_wrong_codes_lock_and_a_new_code_works_after_the_lock(
     clock.advance(minutes=16)
     await citizen.presses("otp:resend")
     assert citizen.keys[0] == "otp.sent_email"
-    fresh = await otp_from_outbox(parts)
+    fresh = await code_from_outbox(parts)
     await citizen.says(fresh)
     assert await citizen.state() == "done"
 
@@ -185,7 +168,7 @@ async def test_an_expired_code_is_refused_and_resend_is_throttled(
     await fill_until_review(citizen, email=None)
     await citizen.presses("review:confirm")
     assert "SMS" in citizen.text and "+8498****986" in citizen.text
-    code = await otp_from_outbox(parts)
+    code = await code_from_outbox(parts)
     await citizen.presses("otp:resend")
     assert citizen.keys[0] == "otp.wait"
     clock.advance(minutes=6)
@@ -196,8 +179,7 @@ async def test_an_expired_code_is_refused_and_resend_is_throttled(
 async def test_status_says_where_the_citizen_is_and_what_is_missing(citizen: Citizen) -> None:
     await citizen.command("status")
     assert "chưa bắt đầu" in citizen.text
-    await citizen.command("start")
-    await citizen.presses("Tôi đồng ý")
+    await citizen.agrees()
     await citizen.says("0312345678")
     await citizen.command("status")
     assert "họ và tên" in citizen.text.lower()
@@ -205,8 +187,7 @@ async def test_status_says_where_the_citizen_is_and_what_is_missing(citizen: Cit
 
 
 async def test_start_resumes_where_the_citizen_stopped(citizen: Citizen) -> None:
-    await citizen.command("start")
-    await citizen.presses("Tôi đồng ý")
+    await citizen.agrees()
     await citizen.says("0312345678")
     citizen.parts.service.conversations.forget_cache()
     await citizen.command("start")
@@ -243,8 +224,7 @@ async def test_photos_are_encrypted_at_rest(citizen: Citizen, parts: Components)
 
 
 async def test_the_phone_can_be_shared_with_the_contact_button(citizen: Citizen) -> None:
-    await citizen.command("start")
-    await citizen.presses("Tôi đồng ý")
+    await citizen.agrees()
     for answer in ("0312345678", "Nguyễn Văn An", "001099012345", "hcm"):
         await citizen.says(answer)
     await citizen.presses("commune:pick:")
@@ -258,8 +238,7 @@ async def test_the_phone_can_be_shared_with_the_contact_button(citizen: Citizen)
 
 
 async def start_address(citizen: Citizen) -> None:
-    await citizen.command("start")
-    await citizen.presses("Tôi đồng ý")
+    await citizen.agrees()
     for answer in ("0312345678", "Nguyễn Văn An", "001099012345"):
         await citizen.says(answer)
 
@@ -326,5 +305,5 @@ async def test_with_email_and_phone_the_citizen_chooses_where_the_code_goes(
     await citizen.presses("otp:via:email")
     [mail] = await parts.outbox.latest(limit=1)
     assert mail.channel == "email"
-    await citizen.says(await otp_from_outbox(parts))
+    await citizen.says(await code_from_outbox(parts))
     assert await citizen.state() == "done"

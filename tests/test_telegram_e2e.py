@@ -68,15 +68,22 @@ async def telegram(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Running]:
         assert emu.internal_errors == []
 
 
-async def answer_until_review(user: TelegramUser, email: str) -> None:
+async def answer_until_phone(user: TelegramUser) -> None:
     await user.command("start")
     await user.presses("consent:yes")
-    await user.says("0312345678")
-    await user.says("Nguyễn Văn An")
-    await user.says("001099012345")
-    await user.says("hai phong")
-    await user.says("gia vien")
-    await user.says("Số 5 Lạch Tray")
+    for answer in (
+        "0312345678",
+        "Nguyễn Văn An",
+        "001099012345",
+        "hai phong",
+        "gia vien",
+        "Số 5 Lạch Tray",
+    ):
+        await user.says(answer)
+
+
+async def answer_until_review(user: TelegramUser, email: str) -> None:
+    await answer_until_phone(user)
     await user.shares_phone("+84983847986")
     await user.presses("email_choice:yes")
     await user.says(email)
@@ -218,14 +225,7 @@ async def test_a_killed_bot_process_is_resumed_by_a_new_one_with_everything_kept
         first = _bot_process(tmp_path, emu, tmp_path / "bot.log")
         try:
             await emu.wait_until_polling(timeout=30)
-            await user.command("start")
-            await user.presses("consent:yes")
-            await user.says("0312345678")
-            await user.says("Nguyễn Văn An")
-            await user.says("001099012345")
-            await user.says("hai phong")
-            await user.says("gia vien")
-            await user.says("Số 5 Lạch Tray")
+            await answer_until_phone(user)
             await user.says("0983847986")
             await user.presses("email_choice:no")
             await user.sends_photo(photo_bytes(seed=7))

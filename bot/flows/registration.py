@@ -23,6 +23,7 @@ from bot.flows.steps.base import (
     HOTLINE,
     MAX_MESSAGE,
     VIETNAM,
+    one_row,
 )
 from bot.flows.steps.cards import CardSteps
 from bot.flows.steps.code import CodeSteps
@@ -82,42 +83,30 @@ class RegistrationFlow(
             if conv.consent is None:
                 return [Reply("cancel.nothing")]
             return [
-                Reply(
+                one_row(
                     "cancel.confirm",
-                    buttons=(
-                        (
-                            Button("g:cancel:yes", label_key="btn.cancel_yes"),
-                            Button("g:cancel:no", label_key="btn.cancel_no"),
-                        ),
-                    ),
+                    Button("g:cancel:yes", label_key="btn.cancel_yes"),
+                    Button("g:cancel:no", label_key="btn.cancel_no"),
                 )
             ]
         if command == "status":
             return self._status(conv)
         if command == "language":
             return [
-                Reply(
+                one_row(
                     "language.choose",
-                    buttons=(
-                        (
-                            Button("g:lang:vi", label="Tiếng Việt"),
-                            Button("g:lang:en", label="English"),
-                        ),
-                    ),
+                    Button("g:lang:vi", label="Tiếng Việt"),
+                    Button("g:lang:en", label="English"),
                 )
             ]
         if command == "help":
             return [self._help(conv)]
         if command == "deletemydata":
             return [
-                Reply(
+                one_row(
                     "erase.confirm",
-                    buttons=(
-                        (
-                            Button("g:erase:yes", label_key="btn.erase_yes"),
-                            Button("g:erase:no", label_key="btn.cancel_no"),
-                        ),
-                    ),
+                    Button("g:erase:yes", label_key="btn.erase_yes"),
+                    Button("g:erase:no", label_key="btn.cancel_no"),
                 )
             ]
         return [Reply("err.unknown_command", {"command": "/" + command[:30]})]

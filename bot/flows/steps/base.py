@@ -46,6 +46,11 @@ def button_rows(buttons: Sequence[Button], per_row: int) -> tuple[tuple[Button, 
     return tuple(tuple(buttons[i : i + per_row]) for i in range(0, len(buttons), per_row))
 
 
+def one_row(key: str, *buttons: Button) -> Reply:
+    """A question answered by a single row of buttons (yes/no, a language)."""
+    return Reply(key, buttons=(tuple(buttons),))
+
+
 def replace_edit(reply: Reply) -> Reply:
     """The same reply, shown by editing the message whose button was pressed."""
     return Reply(reply.key, reply.params, buttons=reply.buttons, edit=True, keyboard=reply.keyboard)
