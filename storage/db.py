@@ -90,6 +90,20 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX review_queue_by_agency ON review_queue(agency_code, queued_at);
     """,
+    # 3 — declarations stored before the outbox existed still reach the review queue (only
+    # that destination: an e-mail copy days later would surprise the citizen).
+    """
+    INSERT INTO submission_outbox (declaration_id, destination, idempotency_key,
+        next_attempt_at, created_at)
+    SELECT id, 'review_queue',
+        lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' ||
+            substr(hex(randomblob(2)), 2) || '-' || substr('89ab', 1 + abs(random()) % 4, 1) ||
+            substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6))),
+        strftime('%Y-%m-%dT%H:%M:%S', 'now') || '.000000Z',
+        strftime('%Y-%m-%dT%H:%M:%S', 'now') || '.000000Z'
+    FROM declarations
+    WHERE id NOT IN (SELECT declaration_id FROM submission_outbox)
+    """,
 )
 
 

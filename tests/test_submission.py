@@ -7,16 +7,18 @@ import argparse
 import asyncio
 import io
 import random
+import re
 import socket
 import unicodedata
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 import pytest
 from aiohttp import web
 from aiosmtpd.controller import Controller
@@ -25,7 +27,7 @@ from pypdf import PdfReader
 from bot.cli import outbox as outbox_cli
 from bot.submission import SubmissionWorker
 from bot.wiring import Components, build
-from storage.db import Database
+from storage.db import MIGRATIONS, Database
 from storage.declarations import DeclarationStore, ReviewQueue, SubmissionOutbox
 from tests.conftest import START, FakeClock, make_settings
 from tests.story import Citizen, fill_until_review
@@ -438,3 +440,27 @@ def test_times_in_the_outbox_compare_as_text() -> None:
     later = START + timedelta(microseconds=1)
     assert to_db_time(START) < to_db_time(later) < to_db_time(START + timedelta(seconds=1))
     assert from_db_time(to_db_time(later)) == later
+
+
+async def test_declarations_from_before_the_outbox_reach_the_review_queue(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    path = tmp_path / "old.sqlite3"
+    async with aiosqlite.connect(path, isolation_level=None) as old:  # a schema-1 database
+        for statement in filter(str.strip, MIGRATIONS[0].split(";")):
+            await old.execute(statement)
+        await old.execute("PRAGMA user_version=1")
+        await old.execute(
+            "INSERT INTO declarations (draft_id, user_key, receipt, agency_code, data, "
+            "submitted_at) VALUES ('old', 'tg:1', '00001.GD/2026/03102', '03102', '{}', ?)",
+            (clock().isoformat(),),
+        )
+    db = await Database(path).open()  # migrates
+    try:
+        [item] = await SubmissionOutbox(db).items()
+        assert item.destination == "review_queue" and item.status == "pending"
+        uuid4 = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
+        assert re.fullmatch(uuid4, item.idempotency_key)
+        assert item.next_attempt_at <= datetime.now(UTC)
+    finally:
+        await db.close()
