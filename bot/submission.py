@@ -109,6 +109,8 @@ class SubmissionWorker:
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
         self.worker_id = worker_id or f"worker-{uuid.uuid4().hex[:12]}"
         self._wake = asyncio.Event()
+        # fpdf2 is pure Python: one render at a time keeps the GIL mostly for the bot
+        self._render_gate = asyncio.Semaphore(1)
 
     @property
     def destinations(self) -> tuple[Destination, ...]:
@@ -218,15 +220,16 @@ class SubmissionWorker:
         lang = lang if lang in LANGUAGES else self.translator.default
         receipt = claimed.item.receipt
         agency = self._agency(claimed.agency_code)
-        pdf = await asyncio.to_thread(
-            render_declaration_pdf,
-            data,
-            receipt,
-            agency,
-            claimed.submitted_at,
-            lang,
-            self.translator,
-        )
+        async with self._render_gate:
+            pdf = await asyncio.to_thread(
+                render_declaration_pdf,
+                data,
+                receipt,
+                agency,
+                claimed.submitted_at,
+                lang,
+                self.translator,
+            )
         submitted = claimed.submitted_at.astimezone(VIETNAM).strftime("%d/%m/%Y")
         params: dict[str, str | int] = {
             "name": str(data.get("full_name") or ""),
