@@ -56,6 +56,11 @@ class Console:
         self.buttons = []
         for reply in replies:
             print(translator.reply(lang, reply), file=self.out)
+            if reply.document is not None and reply.document_name:
+                saved = self.parts.settings.vssid_data_dir / "exports" / reply.document_name
+                saved.parent.mkdir(parents=True, exist_ok=True)
+                saved.write_bytes(reply.document)
+                print(translator.text(lang, "console.file_saved", {"path": str(saved)}), file=self.out)
             for row in reply.buttons:
                 for button in row:
                     self.buttons.append(button)
@@ -91,14 +96,14 @@ async def run_console(
         console = Console(parts, out)
         console.seen_outbox, _ = await parts.outbox.since(0)
         print(parts.translator.text(console.lang, "console.banner"), file=out)
-        await console.step(Event.slash("start"))
-        while True:
-            line = await asyncio.to_thread(read_line)
-            if not line or line.strip() in ("/quit", "/exit"):
-                print(parts.translator.text(console.lang, "console.bye"), file=out)
-                return 0
-            if not line.strip():
-                continue
-            await console.step(to_event(line, console.buttons))
+        async with parts.delivering():
+            await console.step(Event.slash("start"))
+            while True:
+                line = await asyncio.to_thread(read_line)
+                if not line or line.strip() in ("/quit", "/exit"):
+                    print(parts.translator.text(console.lang, "console.bye"), file=out)
+                    return 0
+                if line.strip():
+                    await console.step(to_event(line, console.buttons))
     finally:
         await parts.close()

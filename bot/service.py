@@ -14,10 +14,11 @@ import dataclasses
 import logging
 import uuid
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from bot.declaration_pdf import agency_info, declaration_filename, render_declaration_pdf
 from bot.flows import autofill, reminders
 from bot.flows.conversation import Conversation
 from bot.flows.effects import Discard, EraseUser, SendCode, Submit
@@ -73,6 +74,8 @@ class RegistrationService:
         *,
         default_locale: str = "vi",
         clock: Clock = utc_now,
+        destinations: Collection[str] = ("review_queue", "email_copy"),
+        on_submitted: Callable[[], None] | None = None,
     ) -> None:
         self.flow = flow
         self.conversations = conversations
@@ -82,6 +85,8 @@ class RegistrationService:
         self.translator = translator
         self.default_locale = default_locale
         self.clock = clock
+        self.destinations = destinations
+        self.on_submitted = on_submitted  # wakes the submission worker
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     def _lock(self, user_key: str) -> asyncio.Lock:
@@ -242,10 +247,28 @@ class RegistrationService:
             "locale": conv.locale,
         }
         receipt = await self.declarations.submit(
-            answers["draft_id"], conv.user_key, answers["agency_code"], data, now
+            answers["draft_id"],
+            conv.user_key,
+            answers["agency_code"],
+            data,
+            now,
+            destinations=self.destinations,
         )
         log.info("declaration %s submitted by %s", receipt, mask_user(conv.user_key))
-        return self.flow.after_submit(conv, receipt, now)
+        if self.on_submitted is not None:
+            self.on_submitted()
+        replies = self.flow.after_submit(conv, receipt, now)
+        agency = agency_info(self.flow.agencies.by_code(answers["agency_code"]))
+        pdf = await asyncio.to_thread(
+            render_declaration_pdf, data, receipt, agency, now, conv.locale, self.translator
+        )
+        document = Reply(
+            "done.pdf",
+            {"receipt": receipt},
+            document=pdf,
+            document_name=declaration_filename(receipt),
+        )
+        return [*replies, document]
 
     async def _discard(self, conv: Conversation) -> None:
         kept: set[str] = set()

@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_tls: Literal["starttls", "tls", "none"] = "starttls"
     sms_gateway_url: str | None = None
+    submission_url: str | None = None
     staff_chat_id: int | None = None
     staff_user_ids: str = ""
     bot_default_locale: Literal["vi", "en"] = "vi"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from bot.flows.agencies import load_directory
@@ -11,6 +14,7 @@ from bot.i18n import Translator
 from bot.notify import Notifier
 from bot.service import Clock, RegistrationService, utc_now
 from bot.settings import Settings
+from bot.submission import SubmissionWorker
 from storage.conversations import ConversationStore
 from storage.db import Database
 from storage.declarations import DeclarationStore
@@ -26,6 +30,18 @@ class Components:
     service: RegistrationService
     translator: Translator
     outbox: DevOutbox
+    worker: SubmissionWorker
+
+    @asynccontextmanager
+    async def delivering(self, interval: float = 5.0) -> AsyncIterator[None]:
+        """Run the submission worker for as long as the block runs (bot or console)."""
+        stop = asyncio.Event()
+        task = asyncio.create_task(self.worker.run_forever(stop, interval))
+        try:
+            yield
+        finally:
+            stop.set()
+            await task
 
     async def close(self) -> None:
         await self.db.close()
@@ -39,14 +55,25 @@ async def build(settings: Settings, clock: Clock = utc_now) -> Components:
     translator = Translator(default=settings.bot_default_locale)
     outbox = DevOutbox(db)
     flow = RegistrationFlow(catalogue(), load_directory(data_dir), derive(key, "otp"))
+    notifier = Notifier(settings, outbox)
+    worker = SubmissionWorker(
+        db,
+        notifier,
+        translator,
+        agencies=flow.agencies,
+        submission_url=settings.submission_url,
+        clock=clock,
+    )
     service = RegistrationService(
         flow,
         ConversationStore(db),
         DeclarationStore(db),
         PhotoStore(db, data_dir / "photos", key),
-        Notifier(settings, outbox),
+        notifier,
         translator,
         default_locale=settings.bot_default_locale,
         clock=clock,
+        destinations=worker.destinations,
+        on_submitted=worker.wake,
     )
-    return Components(settings, db, service, translator, outbox)
+    return Components(settings, db, service, translator, outbox, worker)

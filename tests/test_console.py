@@ -57,6 +57,8 @@ async def test_a_citizen_registers_in_the_terminal_with_photos_as_file_paths(
     assert "[1] ✅ Tôi đồng ý" in shown
     assert "[dev outbox] sms tới +84983847986" in shown
     assert re.search(r"số hồ sơ là \d{5}\.GD/2026/\d{3,5}", shown), shown[-2000:]
+    [saved] = (data_dir / "exports").glob("to-khai-01_*.pdf")
+    assert saved.read_bytes().startswith(b"%PDF") and f"[đã lưu tệp: {saved}]" in shown
 
 
 def test_run_without_a_token_says_what_to_set(

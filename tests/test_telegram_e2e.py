@@ -103,6 +103,18 @@ async def test_a_citizen_registers_over_telegram(telegram: Running) -> None:
     done = await user.says(await telegram.code_for("an@example.com"))
     assert re.search(r"số hồ sơ là \d{5}\.GD/2026/\d{3,5}", done), done
     assert "1900 9068" in done
+    [pdf] = [c for c in telegram.emu.calls("sendDocument") if c.chat_id == 7001]
+    [(name, data)] = pdf.files.items()
+    assert data.startswith(b"%PDF") and name == "document"
+
+    async def queued_for_review() -> bool:
+        return bool(await telegram.parts.db.fetch("SELECT 1 FROM review_queue"))
+
+    for _ in range(100):  # the submission worker runs beside the bot
+        if await queued_for_review():
+            break
+        await asyncio.sleep(0.05)
+    assert await queued_for_review()
     commands = telegram.emu.calls("setMyCommands")
     assert {c.params.get("language_code") for c in commands} == {"vi", "en"}
 

@@ -38,6 +38,7 @@ def build_application(settings: Settings, parts: Components) -> Application:
         .rate_limiter(AIORateLimiter(max_retries=3))
         .concurrent_updates(True)
         .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
         .build()
     )
     application.bot_data["components"] = parts
@@ -56,3 +57,13 @@ async def _post_init(application: Application) -> None:
         await application.bot.set_my_commands(commands, language_code=lang)
     if application.job_queue is not None:
         application.job_queue.run_repeating(sweep_drafts, interval=SWEEP_EVERY, first=1)
+    delivering = parts.delivering()
+    await delivering.__aenter__()
+    application.bot_data["delivering"] = delivering
+
+
+async def _post_shutdown(application: Application) -> None:
+    """Stop the submission worker; what it had not delivered stays pending in SQLite."""
+    delivering = application.bot_data.pop("delivering", None)
+    if delivering is not None:
+        await delivering.__aexit__(None, None, None)
