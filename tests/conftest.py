@@ -16,6 +16,7 @@ import pytest
 
 from bot.settings import Settings
 from bot.wiring import Components, build
+from tests.servers import HttpSink
 from tests.story import Citizen
 
 START = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)  # 10:00 in Vietnam
@@ -62,3 +63,12 @@ async def parts(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Components]:
 @pytest.fixture
 def citizen(parts: Components) -> Citizen:
     return Citizen(parts, "tg:1001")
+
+
+@pytest.fixture
+async def sink() -> AsyncIterator[HttpSink]:
+    server = await HttpSink().start()
+    try:
+        yield server
+    finally:
+        await server.stop()

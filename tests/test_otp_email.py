@@ -3,46 +3,22 @@
 from __future__ import annotations
 
 import re
-import socket
 from collections.abc import AsyncIterator, Iterator
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from bot.wiring import Components, build
 from tests.conftest import FakeClock, make_settings
+from tests.servers import Inbox, free_port, smtp_server
 from tests.story import Citizen, fill_until_review
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))  # type: ignore[arg-type]
-        return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
 def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
     port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port, ready_timeout=5)
-    controller.start()
-    try:
+    with smtp_server(port) as inbox:
         yield inbox, port
-    finally:
-        controller.stop()
 
 
 async def build_with_smtp(tmp_path: Path, port: int, clock: FakeClock) -> Components:

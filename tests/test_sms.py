@@ -14,10 +14,8 @@ from bot.wiring import build
 from storage.db import Database
 from storage.outbox import DevOutbox
 from tests.conftest import START, FakeClock, make_settings
+from tests.servers import HttpSink, free_port
 from tests.story import Citizen, fill_until_review
-from tests.test_submission import HttpSink, free_port, sink
-
-__all__ = ["sink"]  # the fixture, shared with the outbox tests
 
 
 async def notifier_for(tmp_path: Path, url: str) -> tuple[Notifier, Database]:

@@ -8,20 +8,14 @@ import asyncio
 import io
 import random
 import re
-import socket
 import unicodedata
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 import pytest
-from aiohttp import web
-from aiosmtpd.controller import Controller
 from pypdf import PdfReader
 
 from bot.cli import outbox as outbox_cli
@@ -30,84 +24,13 @@ from bot.wiring import Components, build
 from storage.db import MIGRATIONS, Database
 from storage.declarations import DeclarationStore, ReviewQueue, SubmissionOutbox
 from tests.conftest import START, FakeClock, make_settings
+from tests.servers import HttpSink, free_port, smtp_server
 from tests.story import Citizen, fill_until_review
 
 LIMIT = 20.0  # seconds any one network step may take before the test fails
 
 
 # ---------------------------------------------------------------------------- real servers
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))  # type: ignore[arg-type]
-        return "250 OK"
-
-
-@contextmanager
-def smtp_server(port: int) -> Iterator[Inbox]:
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port, ready_timeout=5)
-    controller.start()
-    try:
-        yield inbox
-    finally:
-        controller.stop()
-
-
-class HttpSink:
-    """An HTTP endpoint on 127.0.0.1 that answers from a script of status codes (then
-    ``default``) and keeps every request it got: headers and JSON body."""
-
-    def __init__(self) -> None:
-        self.script: list[int] = []
-        self.default = 200
-        self.delay = 0.0  # seconds before answering (a slow server)
-        self.requests: list[tuple[dict[str, str], Any]] = []
-        self.url = ""
-        self._runner: web.AppRunner | None = None
-
-    async def _handle(self, request: web.Request) -> web.Response:
-        self.requests.append((dict(request.headers), await request.json()))
-        if self.delay:
-            await asyncio.sleep(self.delay)
-        status = self.script.pop(0) if self.script else self.default
-        return web.json_response({"status": status}, status=status)
-
-    async def start(self) -> HttpSink:
-        app = web.Application()
-        app.router.add_post("/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, handle_signals=False)
-        await self._runner.setup()
-        port = free_port()
-        await web.TCPSite(self._runner, "127.0.0.1", port).start()
-        self.url = f"http://127.0.0.1:{port}/submissions"
-        return self
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    def keys(self) -> list[str]:
-        return [headers["Idempotency-Key"] for headers, _ in self.requests]
-
-
-@pytest.fixture
-async def sink() -> AsyncIterator[HttpSink]:
-    server = await HttpSink().start()
-    try:
-        yield server
-    finally:
-        await server.stop()
-
-
 # ---------------------------------------------------------------------------- helpers
 def worker_for(parts: Components, clock: FakeClock, **options: Any) -> SubmissionWorker:
     return SubmissionWorker(
