@@ -11,7 +11,7 @@ import sys
 from bot.settings import Settings
 
 #: Operator sub-commands, each a module of ``bot.cli`` with ``register(subparsers)``.
-COMMAND_MODULES = ("bot.cli.scan", "bot.cli.agencies", "bot.cli.outbox")
+COMMAND_MODULES = ("bot.cli.scan", "bot.cli.agencies", "bot.cli.outbox", "bot.cli.review")
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -16,8 +16,9 @@ import uuid
 import weakref
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
+from bot.clock import Clock, utc_now
 from bot.declaration_pdf import agency_info, declaration_filename, render_declaration_pdf
 from bot.flows import autofill, reminders
 from bot.flows.conversation import Conversation
@@ -29,26 +30,27 @@ from bot.flows.registration import RegistrationFlow
 from bot.i18n import LANGUAGES, Translator
 from bot.masking import mask_user
 from bot.notify import DeliveryError, Notifier
+from bot.review import Reviews
 from storage.conversations import ConversationStore
 from storage.declarations import DeclarationStore
 from storage.photos import PhotoStore
 
 log = logging.getLogger(__name__)
-Clock = Callable[[], datetime]
 PHOTO_FIELDS = ("portrait", "id_front", "id_back")
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
 class Notice:
-    """Something to tell a user who did not write first (a reminder, an expiry)."""
+    """Something to tell a user who did not write first (a reminder, an expiry, a decision).
+
+    ``notice_id`` is set for stored notices: the channel reports delivery with
+    ``RegistrationService.notice_delivered`` so an undelivered one is tried again.
+    """
 
     user_key: str
     locale: str
     replies: list[Reply]
+    notice_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,7 @@ class RegistrationService:
         clock: Clock = utc_now,
         destinations: Collection[str] = ("review_queue", "email_copy"),
         on_submitted: Callable[[], None] | None = None,
+        reviews: Reviews | None = None,
     ) -> None:
         self.flow = flow
         self.conversations = conversations
@@ -87,6 +90,7 @@ class RegistrationService:
         self.clock = clock
         self.destinations = destinations
         self.on_submitted = on_submitted  # wakes the submission worker
+        self.reviews = reviews
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     def _lock(self, user_key: str) -> asyncio.Lock:
@@ -153,7 +157,9 @@ class RegistrationService:
                     "date": datetime.fromisoformat(d.submitted_at)
                     .astimezone(reminders.VIETNAM)
                     .strftime("%d/%m/%Y"),
-                    "status": Msg(f"declaration_status.{d.status}"),
+                    "status": Msg(
+                        f"declaration_status.{d.status}", {"reason": d.decision_reason or "—"}
+                    ),
                 },
             )
             for d in await self.declarations.for_user(user_key)
@@ -184,7 +190,24 @@ class RegistrationService:
                     conv.reminded_at = now.isoformat()
                     await self.conversations.save(conv)  # not touched: silence goes on
                     notices.append(Notice(user_key, conv.locale, replies))
-        return notices
+        return notices + await self._stored_notices()
+
+    async def _stored_notices(self) -> list[Notice]:
+        """Decisions and expiries of submitted declarations, waiting to be told."""
+        if self.reviews is None:
+            return []
+        await self.reviews.expire_overdue()
+        found = []
+        for pending in await self.reviews.notices.pending():
+            params = dict(pending.params)
+            locale = str(params.pop("locale", self.default_locale))
+            replies = [Reply(pending.key, params)]
+            found.append(Notice(pending.user_key, locale, replies, pending.id))
+        return found
+
+    async def notice_delivered(self, notice_id: int) -> None:
+        if self.reviews is not None:
+            await self.reviews.notices.mark_sent(notice_id, self.clock())
 
     def _first_locale(self, event: Event) -> str:
         hint = (event.language_hint or "").split("-")[0].lower()

@@ -7,18 +7,21 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from bot.clock import Clock, utc_now
 from bot.flows.agencies import load_directory
 from bot.flows.places import catalogue
 from bot.flows.registration import RegistrationFlow
 from bot.i18n import Translator
 from bot.notify import Notifier
-from bot.service import Clock, RegistrationService, utc_now
+from bot.review import Reviews
+from bot.service import RegistrationService
 from bot.settings import Settings
 from bot.submission import SubmissionWorker
 from storage.conversations import ConversationStore
 from storage.db import Database
 from storage.declarations import DeclarationStore
 from storage.keyring import derive, load_data_key
+from storage.notices import UserNotices
 from storage.outbox import DevOutbox
 from storage.photos import PhotoStore
 
@@ -31,6 +34,7 @@ class Components:
     translator: Translator
     outbox: DevOutbox
     worker: SubmissionWorker
+    reviews: Reviews
 
     @asynccontextmanager
     async def delivering(self, interval: float = 5.0) -> AsyncIterator[None]:
@@ -64,16 +68,20 @@ async def build(settings: Settings, clock: Clock = utc_now) -> Components:
         submission_url=settings.submission_url,
         clock=clock,
     )
+    declarations = DeclarationStore(db)
+    photos = PhotoStore(db, data_dir / "photos", key)
+    reviews = Reviews(declarations, photos, UserNotices(db), clock)
     service = RegistrationService(
         flow,
         ConversationStore(db),
-        DeclarationStore(db),
-        PhotoStore(db, data_dir / "photos", key),
+        declarations,
+        photos,
         notifier,
         translator,
         default_locale=settings.bot_default_locale,
         clock=clock,
         destinations=worker.destinations,
         on_submitted=worker.wake,
+        reviews=reviews,
     )
-    return Components(settings, db, service, translator, outbox, worker)
+    return Components(settings, db, service, translator, outbox, worker, reviews)

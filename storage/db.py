@@ -104,6 +104,22 @@ MIGRATIONS: tuple[str, ...] = (
     FROM declarations
     WHERE id NOT IN (SELECT declaration_id FROM submission_outbox)
     """,
+    # 4 — the officers' decision on a declaration, messages waiting for users who did not
+    # write first (a decision, an expiry), and the index the reminder sweep reads by.
+    """
+    ALTER TABLE declarations ADD COLUMN decided_at TEXT;
+    ALTER TABLE declarations ADD COLUMN decision_reason TEXT;
+    CREATE TABLE user_notices (
+        id         INTEGER PRIMARY KEY,
+        user_key   TEXT NOT NULL,
+        key        TEXT NOT NULL,
+        params     TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        sent_at    TEXT
+    );
+    CREATE INDEX user_notices_unsent ON user_notices(sent_at, id);
+    CREATE INDEX conversations_by_update ON conversations(updated_at);
+    """,
 )
 
 

@@ -38,6 +38,8 @@ class StoredDeclaration:
     status: str
     submitted_at: str
     data: dict[str, Any]
+    decision_reason: str | None = None
+    user_key: str = ""
 
 
 def format_receipt(seq: int, year: int, agency_code: str) -> str:
@@ -115,15 +117,44 @@ class DeclarationStore:
             return receipt
 
     async def for_user(self, user_key: str) -> list[StoredDeclaration]:
+        return await self._select("WHERE user_key = ? ORDER BY id", (user_key,))
+
+    async def by_receipt(self, receipt: str) -> StoredDeclaration | None:
+        found = await self._select("WHERE receipt = ?", (receipt,))
+        return found[0] if found else None
+
+    async def undecided(self) -> list[StoredDeclaration]:
+        return await self._select("WHERE status = 'submitted' ORDER BY id", ())
+
+    async def _select(self, where: str, params: tuple[Any, ...]) -> list[StoredDeclaration]:
         rows = await self.db.fetch(
-            "SELECT receipt, agency_code, status, submitted_at, data FROM declarations "
-            "WHERE user_key = ? ORDER BY id",
-            (user_key,),
+            "SELECT receipt, agency_code, status, submitted_at, data, decision_reason, "  # noqa: S608
+            f"user_key FROM declarations {where}",
+            params,
         )
         return [
-            StoredDeclaration(str(r[0]), str(r[1]), str(r[2]), str(r[3]), json.loads(r[4]))
+            StoredDeclaration(
+                str(r[0]), str(r[1]), str(r[2]), str(r[3]), json.loads(r[4]), r[5], str(r[6])
+            )
             for r in rows
         ]
+
+    async def decide(
+        self, receipt: str, status: str, reason: str | None, now: datetime
+    ) -> StoredDeclaration | None:
+        """Record the officers' decision (or the expiry) of a declaration still waiting;
+        ``None`` when there is no such declaration or it was decided already."""
+        async with self.db.transaction() as conn:
+            rows = list(
+                await conn.execute_fetchall(
+                    "UPDATE declarations SET status = ?, decided_at = ?, decision_reason = ? "
+                    "WHERE receipt = ? AND status = 'submitted' RETURNING receipt",
+                    (status, now.isoformat(), reason, receipt),
+                )
+            )
+        if not rows:
+            return None
+        return await self.by_receipt(receipt)
 
 
 def _wants_copy(data: dict[str, Any]) -> bool:

@@ -54,11 +54,14 @@ class PhotoStore:
     async def get(self, photo_id: str) -> bytes:
         return await asyncio.to_thread(self._read, photo_id)
 
+    async def delete(self, photo_ids: list[str]) -> None:
+        for photo_id in photo_ids:
+            await asyncio.to_thread(self._path(photo_id).unlink, True)
+            await self.db.write("DELETE FROM photos WHERE id = ?", (photo_id,))
+
     async def delete_for_user(self, user_key: str, keep: set[str] | None = None) -> int:
         """Delete a user's photos except ``keep`` (those of a submitted declaration)."""
         rows = await self.db.fetch("SELECT id FROM photos WHERE user_key = ?", (user_key,))
         doomed = [str(r[0]) for r in rows if str(r[0]) not in (keep or set())]
-        for photo_id in doomed:
-            await asyncio.to_thread(self._path(photo_id).unlink, True)
-            await self.db.write("DELETE FROM photos WHERE id = ?", (photo_id,))
+        await self.delete(doomed)
         return len(doomed)

@@ -60,3 +60,6 @@ async def sweep_drafts(context: ContextTypes.DEFAULT_TYPE) -> None:
             )
         except TelegramError as exc:  # blocked the bot, deleted the account: go on
             log.info("could not notify %s: %s", mask_user(notice.user_key), exc)
+            continue
+        if notice.notice_id is not None:
+            await parts.service.notice_delivered(notice.notice_id)

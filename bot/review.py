@@ -1,0 +1,64 @@
+"""The agency officers' decision on a submitted declaration, and the expiry of those left
+undecided: either way the photos are deleted (they were needed only for the review) and
+the citizen is told through a stored notice that the bot delivers."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Literal
+
+from bot.clock import Clock, utc_now
+from storage.declarations import DeclarationStore, StoredDeclaration
+from storage.notices import UserNotices
+from storage.photos import PhotoStore
+
+#: As on the portal: a declaration not followed up within 10 days is dropped.
+UNDECIDED_LIFETIME = timedelta(days=10)
+PHOTO_FIELDS = ("portrait", "id_front", "id_back")
+Decision = Literal["approved", "rejected", "expired"]
+
+
+class Reviews:
+    def __init__(
+        self,
+        declarations: DeclarationStore,
+        photos: PhotoStore,
+        notices: UserNotices,
+        clock: Clock = utc_now,
+    ) -> None:
+        self.declarations = declarations
+        self.photos = photos
+        self.notices = notices
+        self.clock = clock
+
+    async def waiting(self, agency_code: str | None = None) -> list[StoredDeclaration]:
+        found = await self.declarations.undecided()
+        return [d for d in found if agency_code in (None, d.agency_code)]
+
+    async def decide(
+        self, receipt: str, decision: Decision, reason: str | None = None
+    ) -> StoredDeclaration | None:
+        """``None`` when no declaration with that receipt is waiting for a decision."""
+        now = self.clock()
+        decided = await self.declarations.decide(receipt, decision, reason, now)
+        if decided is None:
+            return None
+        ids = [str(decided.data[f]) for f in PHOTO_FIELDS if decided.data.get(f)]
+        await self.photos.delete(ids)
+        params = {
+            "receipt": decided.receipt,
+            "reason": reason or "",
+            "locale": str(decided.data.get("locale", "vi")),
+        }
+        await self.notices.put(decided.user_key, f"decision.{decision}", params, now)
+        return decided
+
+    async def expire_overdue(self) -> list[str]:
+        """Receipts of the declarations that waited too long, now expired."""
+        now = self.clock()
+        expired = []
+        for waiting in await self.declarations.undecided():
+            overdue = now - datetime.fromisoformat(waiting.submitted_at) >= UNDECIDED_LIFETIME
+            if overdue and await self.decide(waiting.receipt, "expired"):
+                expired.append(waiting.receipt)
+        return expired

@@ -1,0 +1,46 @@
+"""Messages waiting for users who did not write first: an officer's decision, an expiry.
+
+Kept in SQLite until a channel has delivered them, so a bot that is down when an officer
+decides tells the citizen once it is back.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from storage.db import Database
+
+
+@dataclass(frozen=True)
+class PendingNotice:
+    id: int
+    user_key: str
+    key: str
+    params: dict[str, Any]
+
+
+class UserNotices:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def put(self, user_key: str, key: str, params: dict[str, Any], now: datetime) -> None:
+        await self.db.write(
+            "INSERT INTO user_notices (user_key, key, params, created_at) VALUES (?, ?, ?, ?)",
+            (user_key, key, json.dumps(params, ensure_ascii=False), now.isoformat()),
+        )
+
+    async def pending(self, limit: int = 200) -> list[PendingNotice]:
+        rows = await self.db.fetch(
+            "SELECT id, user_key, key, params FROM user_notices WHERE sent_at IS NULL "
+            "ORDER BY id LIMIT ?",
+            (limit,),
+        )
+        return [PendingNotice(int(r[0]), str(r[1]), str(r[2]), json.loads(r[3])) for r in rows]
+
+    async def mark_sent(self, notice_id: int, now: datetime) -> None:
+        await self.db.write(
+            "UPDATE user_notices SET sent_at = ? WHERE id = ?", (now.isoformat(), notice_id)
+        )
