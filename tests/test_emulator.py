@@ -203,7 +203,7 @@ async def test_stop_releases_pending_long_poll() -> None:
     async with aiohttp.ClientSession() as http:
         url = f"{emulator.root_url}/bot{emulator.token}/getUpdates"
         poll = asyncio.create_task(http.post(url, json={"timeout": 30}))
-        await asyncio.sleep(0.1)
+        await emulator.wait_until_polling()  # not a sleep: under load the poll comes late
         started = time.monotonic()
         await emulator.stop()
         resp = await asyncio.wait_for(poll, 3)
