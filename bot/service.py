@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
+import hmac
 import logging
 import uuid
 import weakref
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.clock import Clock, utc_now
 from bot.declaration_pdf import agency_info, declaration_filename, render_declaration_pdf
@@ -33,6 +35,7 @@ from bot.notify import DeliveryError, Notifier
 from bot.review import Reviews
 from storage.conversations import ConversationStore
 from storage.declarations import DeclarationStore
+from storage.otp_sends import OtpSends
 from storage.photos import PhotoStore
 
 log = logging.getLogger(__name__)
@@ -91,6 +94,7 @@ class RegistrationService:
         self.destinations = destinations
         self.on_submitted = on_submitted  # wakes the submission worker
         self.reviews = reviews
+        self.otp_sends = OtpSends(conversations.db)
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     def _lock(self, user_key: str) -> asyncio.Lock:
@@ -255,12 +259,21 @@ class RegistrationService:
         body = self.translator.text(
             conv.locale, "otp.message_body", {"code": effect.code, "minutes": 5}
         )
+        address = self._address_key(effect.to)
+        wait = await self.otp_sends.wait(address, now)
+        if wait > timedelta(0):
+            return self.flow.code_delivery(conv, "busy", int(wait.total_seconds() // 60) + 1)
         try:
             await self.notifier.send(effect.channel, effect.to, subject, body, now)
         except DeliveryError:
             log.warning("code delivery failed for %s", mask_user(conv.user_key))
-            return [Reply("otp.send_failed")]
-        return []
+            return self.flow.code_delivery(conv, "failed")
+        await self.otp_sends.record(address, now)
+        return self.flow.code_delivery(conv, "sent")
+
+    def _address_key(self, address: str) -> str:
+        """Throttling counts per address without storing the address itself."""
+        return hmac.new(self.flow.otp_secret, address.encode(), hashlib.sha256).hexdigest()
 
     async def _submit(self, conv: Conversation, now: datetime) -> list[Reply]:
         answers = conv.answers

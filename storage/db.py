@@ -120,6 +120,14 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX user_notices_unsent ON user_notices(sent_at, id);
     CREATE INDEX conversations_by_update ON conversations(updated_at);
     """,
+    # 5 — one-time codes sent, per address (an HMAC of it), to throttle across accounts.
+    """
+    CREATE TABLE otp_sends (
+        address TEXT NOT NULL,
+        sent_at TEXT NOT NULL
+    );
+    CREATE INDEX otp_sends_by_address ON otp_sends(address, sent_at);
+    """,
 )
 
 

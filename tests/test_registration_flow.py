@@ -307,3 +307,22 @@ async def test_with_email_and_phone_the_citizen_chooses_where_the_code_goes(
     assert mail.channel == "email"
     await citizen.says(await code_from_outbox(parts))
     assert await citizen.state() == "done"
+
+
+async def test_one_address_cannot_be_flooded_with_codes_from_several_accounts(
+    parts: Components, clock: FakeClock
+) -> None:
+    first, second = Citizen(parts, "tg:3001"), Citizen(parts, "tg:3002")
+    for citizen in (first, second):
+        await fill_until_review(citizen, email="same@example.com")
+        await citizen.presses("review:confirm")
+    await first.presses("otp:via:email")
+    assert first.keys[0] == "otp.sent_email"
+    await second.presses("otp:via:email")
+    assert second.keys[0] == "otp.address_busy"
+    assert len(await parts.outbox.latest("same@example.com")) == 1
+    await second.says(await code_from_outbox(parts))  # the first citizen's code
+    assert await second.state() == "otp"
+    clock.advance(minutes=1, seconds=1)
+    await second.presses("otp:resend")
+    assert second.keys[0] == "otp.sent_email"

@@ -70,17 +70,31 @@ class CodeSteps(FlowBase):
                     buttons=self._otp_buttons(conv),
                 )
             ]
-        channel, to, shown = self._code_destination(conv)
+        channel, to, _ = self._code_destination(conv)
         code, conv.otp = otp.issue(conv.otp, self.otp_secret, now)
         conv.effects.append(SendCode(channel, to, code))
-        minutes = int(otp.CODE_LIFETIME.total_seconds() // 60)
-        return [
-            Reply(
-                f"otp.sent_{channel}",
-                {"to": shown, "minutes": minutes},
-                buttons=self._otp_buttons(conv),
-            )
-        ]
+        return []  # what to say depends on the delivery: see ``code_delivery``
+
+    def code_delivery(
+        self, conv: Conversation, outcome: Literal["sent", "failed", "busy"], wait_minutes: int = 0
+    ) -> list[Reply]:
+        """What the user hears once the service has tried to deliver the code.
+
+        ``busy``: this address got too many codes lately (from any conversation); the code
+        just made was never sent, so it is voided.
+        """
+        channel, _, shown = self._code_destination(conv)
+        buttons = self._otp_buttons(conv)
+        if outcome == "sent":
+            minutes = int(otp.CODE_LIFETIME.total_seconds() // 60)
+            return [
+                Reply(f"otp.sent_{channel}", {"to": shown, "minutes": minutes}, buttons=buttons)
+            ]
+        if conv.otp:
+            conv.otp["digest"] = ""
+        if outcome == "busy":
+            return [Reply("otp.address_busy", {"minutes": wait_minutes}, buttons=buttons)]
+        return [Reply("otp.send_failed", buttons=buttons)]
 
     def _ask_otp(self, conv: Conversation, now: datetime) -> list[Reply]:
         if conv.otp is None and conv.answers.get("email"):
