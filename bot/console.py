@@ -60,7 +60,9 @@ class Console:
                 saved = self.parts.settings.vssid_data_dir / "exports" / reply.document_name
                 saved.parent.mkdir(parents=True, exist_ok=True)
                 saved.write_bytes(reply.document)
-                print(translator.text(lang, "console.file_saved", {"path": str(saved)}), file=self.out)
+                print(
+                    translator.text(lang, "console.file_saved", {"path": str(saved)}), file=self.out
+                )
             for row in reply.buttons:
                 for button in row:
                     self.buttons.append(button)
