@@ -13,7 +13,7 @@ from bot.flows.machine import STATES, TRANSITIONS
 OUT = Path(__file__).resolve().parents[1] / "docs" / "registration.mmd"
 
 
-def main() -> None:
+def render() -> str:
     model = Conversation("diagram")
     GraphMachine(
         model=model,
@@ -24,7 +24,12 @@ def main() -> None:
         graph_engine="mermaid",
         show_conditions=True,
     )
-    OUT.write_text(model.get_graph().draw(None))  # type: ignore[attr-defined]
+    diagram: str = model.get_graph().draw(None)  # type: ignore[attr-defined]
+    return diagram
+
+
+def main() -> None:
+    OUT.write_text(render())
     print(f"wrote {OUT}")
 
 
