@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import io
+import json
 from datetime import date
+from pathlib import Path
 
 import pytest
 import segno
@@ -11,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
+from bot.cli import scan as scan_cli
 from bot.flows.qr import CardScan, read_qr_texts, scan_card
 from tests.corpus import make_card_photo, render
 
@@ -189,3 +193,35 @@ def test_files_that_are_no_usable_image_pass_on_the_photo_problem(
 def test_scanning_any_bytes_never_raises(data: bytes, prefix: bytes) -> None:
     scan = scan_card(prefix + data)
     assert scan.problem is not None or scan.texts
+
+
+def test_the_scan_command_prints_one_json_line_per_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], clean_cccd: tuple[bytes, str]
+) -> None:
+    card = tmp_path / "card.jpg"
+    card.write_bytes(clean_cccd[0])
+    pdf = tmp_path / "scan.pdf"
+    pdf.write_bytes(b"%PDF-1.4\n")
+    parser = argparse.ArgumentParser()
+    scan_cli.register(parser.add_subparsers())
+    args = parser.parse_args(["scan", str(card), str(pdf), str(tmp_path / "missing.jpg")])
+    assert args.func(args) == 1  # not every file gave a card
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(x["kind"], x["problem"]) for x in lines] == [
+        ("cccd", None),
+        (None, "not_image"),
+        (None, "unreadable_file"),
+    ]
+    fields = lines[0]["fields"]
+    assert fields["id_number"] == clean_cccd[1].split("|")[0]
+    assert (
+        fields["birth_date"]
+        == date(1900, 1, 1)
+        .replace(
+            year=int(clean_cccd[1].split("|")[3][4:]),
+            month=int(clean_cccd[1].split("|")[3][2:4]),
+            day=int(clean_cccd[1].split("|")[3][:2]),
+        )
+        .isoformat()
+    )
+    assert set(lines[0]) == {"file", "kind", "fields", "ms", "problem"}

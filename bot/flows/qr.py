@@ -40,9 +40,9 @@ _QR: Final = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
 _MODULES_ACROSS: Final = 51.0  # typical CCCD QR: version 8 (49 modules) + a bit of margin
 _TARGET_PX_PER_MODULE: Final = 4.0
 _GAUSS_SIGMAS: Final = (0.5, 0.65, 0.8)
-_MOTION_LENGTHS: Final = (1.6, 2.1, 2.7)
+_MOTION_LENGTHS: Final = (1.6, 2.1, 2.7, 3.2)
 _WIENER_K: Final = 0.01
-_ANISOTROPIC: Final = 0.6  # structure-tensor eigenvalue ratio below which blur is directional
+_ANISOTROPIC: Final = 0.75  # structure-tensor eigenvalue ratio below which blur is directional
 _MAX_CANDIDATES: Final = 2
 _MAP_LONG_SIDE: Final = 640  # the gradient-density map is computed at about this size
 
@@ -55,6 +55,9 @@ _QR_MIN_FILL: Final = 0.6
 _QR_ASPECT: Final = (0.6, 1.7)
 _QR_MIN_WINDOWS: Final = 2.5
 _HALF_RES_FROM: Final = 2000  # long side from which a half-resolution first try pays off
+# Camera originals sent as files (up to 40 MP) are read at most this large, which bounds
+# the time; a card filling a third of such a frame still has ≥ 3 px per QR module.
+_MAX_WORK_SIDE: Final = 3264
 
 
 @dataclass(frozen=True)
@@ -319,7 +322,7 @@ def _read(data: bytes) -> _Reading:
         half = decode_upright(data, mode="L", max_long_side=(long_side + 1) // 2)
         if not isinstance(half, PhotoProblem) and _zxing(half[0], reading, fast=True):
             return reading
-    decoded = decode_upright(data, mode="L")
+    decoded = decode_upright(data, mode="L", max_long_side=_MAX_WORK_SIDE)
     if isinstance(decoded, PhotoProblem):
         reading.problem = decoded.reason
         return reading
