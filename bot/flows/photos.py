@@ -26,7 +26,6 @@ stay off (its default) so that cut-off uploads are reported as ``"truncated"``.
 from __future__ import annotations
 
 import io
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
@@ -51,7 +50,8 @@ MAX_PIXELS: Final = 40_000_000
 while capping a decode at ~120 MB of RGB."""
 
 STORED_LONG_SIDE: Final = 2560
-"""Telegram's own "HD" limit: more resolution than that is never useful to the agency."""
+"""Telegram's own "HD" limit: more resolution than that is never useful to the agency.
+Larger photos are halved (quartered…) until they fit, so they are stored at 1281–2560 px."""
 
 STORED_JPEG_QUALITY: Final = 90
 
@@ -260,6 +260,15 @@ def _to_mode(im: Image.Image, mode: Literal["RGB", "L"]) -> Image.Image:
     return im.convert(mode)
 
 
+def _shrink_factor(long_side: int, max_long_side: int | None) -> int:
+    """Smallest power of two that brings ``long_side`` to at most ``max_long_side``."""
+    factor = 1
+    if max_long_side is not None and max_long_side > 0:
+        while -(-long_side // factor) > max_long_side:
+            factor *= 2
+    return factor
+
+
 def decode_upright(
     data: bytes,
     *,
@@ -269,9 +278,13 @@ def decode_upright(
 ) -> tuple[Image.Image, SourceFormat] | PhotoProblem:
     """Decode ``data`` to an upright ``mode`` image, never raising.
 
-    ``max_long_side`` lets JPEG decoding use DCT scaling (the result is then resized to at
-    most that); ``None`` keeps full resolution (what the QR reader needs). ``min_side``
-    refuses small images before decoding them.
+    ``max_long_side``: shrink by the smallest power of two (1, 2, 4, 8…) that brings the long
+    side to at most this, so a larger image comes out between half of it and it. Why powers
+    of two: libjpeg decodes JPEGs directly at 1/2, 1/4, 1/8 scale (DCT scaling, ~2.5× cheaper
+    than a full decode), other formats use ``reduce`` (a box filter), and no slow
+    resampling is ever needed — a 12 MP photo costs ~30 ms instead of ~220 ms on the
+    project's VM. ``None`` keeps full resolution. ``min_side`` refuses small images before
+    decoding them.
     """
     opened = open_image(data)
     if isinstance(opened, PhotoProblem):
@@ -282,15 +295,11 @@ def decode_upright(
         return PhotoProblem("too_small", {"width": width, "height": height, "min_side": min_side})
     try:
         orientation = _exif_orientation(im)
-        if max_long_side is not None and fmt == "JPEG":
-            long_side = max(width, height)
-            if long_side > max_long_side:
-                ratio = max_long_side / long_side
-                im.draft(mode, (math.ceil(width * ratio), math.ceil(height * ratio)))
-            else:
-                im.draft(mode, None)
-        elif fmt == "JPEG":
-            im.draft(mode, None)  # "L" makes libjpeg skip colour conversion entirely
+        scale = _shrink_factor(max(width, height), max_long_side)
+        if fmt == "JPEG":
+            # (w // s, h // s) makes Pillow pick exactly scale s; "L" also makes libjpeg skip
+            # the colour conversion entirely.
+            im.draft(mode, (width // scale, height // scale) if scale > 1 else None)
         im.load()
     except Image.DecompressionBombError:
         return PhotoProblem("too_many_pixels", {"max_pixels": MAX_PIXELS})
@@ -300,13 +309,9 @@ def decode_upright(
         if im.size[0] * im.size[1] > MAX_PIXELS:  # HEIF may only know its size after decoding
             return PhotoProblem("too_many_pixels", {"max_pixels": MAX_PIXELS})
         out: Image.Image = _to_mode(im, mode)
-        if max_long_side is not None and max(out.size) > max_long_side:
-            ratio = max_long_side / max(out.size)
-            new_size = (
-                max(1, round(out.size[0] * ratio)),
-                max(1, round(out.size[1] * ratio)),
-            )
-            out = out.resize(new_size, Image.Resampling.BICUBIC, reducing_gap=2.0)
+        rest = _shrink_factor(max(out.size), max_long_side)  # what DCT scaling did not do
+        if rest > 1:
+            out = out.reduce(rest)
         method = _ORIENTATION_TRANSPOSE.get(orientation)
         if method is not None:
             out = out.transpose(method)
