@@ -161,6 +161,12 @@ def test_a_hopelessly_blurred_photo_says_blurred() -> None:
     assert scan_card(photo.jpeg).problem == "blurred"
 
 
+def test_a_card_photographed_from_across_the_room_says_too_small() -> None:
+    photo = render(2, "clean", 1280, card_frac=0.18)  # ~0.9 px per QR module
+    assert photo.px_per_module < 1.0
+    assert scan_card(photo.jpeg).problem == "too_small"
+
+
 def test_a_thumbnail_says_too_small() -> None:
     jpeg, _ = make_card_photo(1, "clean", 1280)
     image = Image.open(io.BytesIO(jpeg))
