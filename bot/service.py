@@ -65,6 +65,7 @@ class Outcome:
 
 
 Deliver = Callable[[Outcome], Awaitable[None]]
+Prepare = Callable[[], Awaitable[Event | None]]
 
 
 class RegistrationService:
@@ -108,11 +109,23 @@ class RegistrationService:
         conv = await self.conversations.load(user_key)
         return conv.locale if conv else self.default_locale
 
-    async def handle(self, user_key: str, event: Event, deliver: Deliver | None = None) -> Outcome:
+    async def handle(
+        self, user_key: str, event: Event | Prepare, deliver: Deliver | None = None
+    ) -> Outcome:
         """Run one event; ``deliver`` sends the replies while the user's lock is still held,
-        so two quick messages of one user are answered in the order they came."""
+        so two quick messages of one user are answered in the order they came.
+
+        ``event`` may be a coroutine function that makes it (a Telegram photo must first be
+        downloaded): it runs under the lock too, so a slow download cannot let the user's
+        next message overtake this one. When it returns ``None`` nothing is answered.
+        """
         lock = self._lock(user_key)
         async with lock:
+            if not isinstance(event, Event):
+                prepared = await event()
+                if prepared is None:
+                    return Outcome(self.default_locale, [])
+                event = prepared
             now = self.clock()
             conv = await self.conversations.load(user_key)
             if conv is None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
+from bot.flows.events import Event
+from bot.service import Outcome
 from bot.wiring import Components
 from tests.conftest import FakeClock
 from tests.story import Citizen, code_from_outbox, fill_until_review, photo_bytes
@@ -326,3 +329,25 @@ async def test_one_address_cannot_be_flooded_with_codes_from_several_accounts(
     clock.advance(minutes=1, seconds=1)
     await second.presses("otp:resend")
     assert second.keys[0] == "otp.sent_email"
+
+
+async def test_a_slow_photo_download_is_not_overtaken_by_the_next_message(
+    citizen: Citizen, parts: Components
+) -> None:
+    await citizen.agrees()
+    answered: list[str] = []
+
+    async def slow_card_photo() -> Event:
+        await asyncio.sleep(0.2)  # a large photo still downloading
+        return Event.typed("0312345678")
+
+    async def deliver(outcome: Outcome) -> None:
+        answered.append(outcome.replies[-1].key)
+
+    first = asyncio.create_task(parts.service.handle("tg:1001", slow_card_photo, deliver))
+    await asyncio.sleep(0)  # the photo arrived first
+    second = asyncio.create_task(
+        parts.service.handle("tg:1001", Event.typed("Nguyễn Văn An"), deliver)
+    )
+    await asyncio.gather(first, second)
+    assert answered == ["ask.full_name", "ask.id_number"]

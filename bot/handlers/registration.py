@@ -12,6 +12,7 @@ from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
+from bot.flows.events import Event
 from bot.handlers.events import to_event
 from bot.handlers.render import send_replies
 from bot.masking import mask_user
@@ -33,18 +34,20 @@ async def on_private_update(update: Update, context: ContextTypes.DEFAULT_TYPE) 
         return
     parts = components(context)
     query = update.callback_query
-    if query is not None:
-        await query.answer()
-    event = await to_event(update)
-    if event is None:
-        return
+
+    async def prepare() -> Event | None:
+        if query is not None:
+            await query.answer()  # stop the button's spinner
+        return await to_event(update)
 
     async def deliver(outcome: Outcome) -> None:
         await send_replies(
             context.bot, chat.id, outcome.replies, outcome.locale, parts.translator, query
         )
 
-    await parts.service.handle(f"tg:{user.id}", event, deliver)
+    # Every await happens under the user's lock, taken in arrival order (updates of one
+    # user are handled one at a time, different users concurrently).
+    await parts.service.handle(f"tg:{user.id}", prepare, deliver)
 
 
 async def sweep_drafts(context: ContextTypes.DEFAULT_TYPE) -> None:
