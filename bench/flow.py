@@ -329,10 +329,11 @@ class LocalBotApi(BaseRequest):
             for name, value in request_data.json_parameters.items():
                 params[name] = value if name in STRING_PARAMS else _json_or_str(value)
             if request_data.contains_files:
-                params["_size"] = sum(
-                    len(part[1]) if isinstance(part, tuple) else 0
-                    for part in request_data.multipart_data.values()
-                )
+                size = 0
+                for part in request_data.multipart_data.values():
+                    content = part[1] if isinstance(part, tuple) else b""
+                    size += len(content) if isinstance(content, bytes) else 0
+                params["_size"] = size
         code, body = self.server.call(url.rsplit("/", 1)[-1], params)
         return code, json.dumps(body, ensure_ascii=False).encode()
 
@@ -360,7 +361,7 @@ def local_transport(server: FakeTelegram, *, throttle: bool) -> Iterator[None]:
     saved = app_module.HTTPXRequest, app_module.AIORateLimiter
     app_module.HTTPXRequest = request_factory  # type: ignore[assignment,misc]
     if not throttle:
-        app_module.AIORateLimiter = functools.partial(  # type: ignore[misc]
+        app_module.AIORateLimiter = functools.partial(  # type: ignore[misc,assignment]
             AIORateLimiter, overall_max_rate=0
         )
     try:
@@ -428,7 +429,7 @@ class Sim:
 
     folder: Path
     parts: Components
-    app: Application  # type: ignore[type-arg]
+    app: Application[Any, Any, Any, Any, Any, Any]
     server: FakeTelegram
     mailbox: dict[str, str] = field(default_factory=dict)
     expecting: set[str] = field(default_factory=set)  # e-mails of users waiting for a code
