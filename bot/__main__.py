@@ -62,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("transitions").setLevel(logging.WARNING)
+    logging.getLogger("fontTools").setLevel(logging.WARNING)  # ~70 lines per PDF otherwise
     args = parser().parse_args(argv)
     code: int = args.func(args)
     return code

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.clock import Clock, utc_now
-from bot.declaration_pdf import agency_info, declaration_filename, render_declaration_pdf
+from bot.declaration_pdf import agency_info, declaration_filename
 from bot.flows import autofill, reminders
 from bot.flows.conversation import Conversation
 from bot.flows.effects import Discard, EraseUser, SendCode, Submit
@@ -32,6 +32,7 @@ from bot.flows.registration import RegistrationFlow
 from bot.i18n import LANGUAGES, Translator
 from bot.masking import mask_user
 from bot.notify import DeliveryError, Notifier
+from bot.pdf_renderer import PdfRenderer
 from bot.review import Reviews
 from storage.conversations import ConversationStore
 from storage.declarations import DeclarationStore
@@ -83,6 +84,7 @@ class RegistrationService:
         destinations: Collection[str] = ("review_queue", "email_copy"),
         on_submitted: Callable[[], None] | None = None,
         reviews: Reviews | None = None,
+        renderer: PdfRenderer | None = None,
     ) -> None:
         self.flow = flow
         self.conversations = conversations
@@ -95,6 +97,7 @@ class RegistrationService:
         self.destinations = destinations
         self.on_submitted = on_submitted  # wakes the submission worker
         self.reviews = reviews
+        self.renderer = renderer or PdfRenderer(translator)
         self.otp_sends = OtpSends(conversations.db)
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
@@ -308,9 +311,7 @@ class RegistrationService:
             self.on_submitted()
         replies = self.flow.after_submit(conv, receipt, now)
         agency = agency_info(self.flow.agencies.by_code(answers["agency_code"]))
-        pdf = await asyncio.to_thread(
-            render_declaration_pdf, data, receipt, agency, now, conv.locale, self.translator
-        )
+        pdf = await self.renderer.render(data, receipt, agency, now, conv.locale)
         document = Reply(
             "done.pdf",
             {"receipt": receipt},

@@ -43,6 +43,7 @@ from bot.flows.registration import HOTLINE
 from bot.i18n import LANGUAGES, Translator
 from bot.masking import mask_email
 from bot.notify import Notifier
+from bot.pdf_renderer import PdfRenderer
 from storage.db import Database
 from storage.declarations import ClaimedItem, Destination, SubmissionOutbox
 
@@ -90,6 +91,7 @@ class SubmissionWorker:
         http_timeout: httpx.Timeout | float = HTTP_TIMEOUT,
         rng: random.Random | None = None,
         worker_id: str | None = None,
+        renderer: PdfRenderer | None = None,
     ) -> None:
         """``agencies`` is a ``bot.flows.agencies.AgencyDirectory`` (for the agency's name
         and address in the PDF and the e-mail); without it only the code is shown."""
@@ -99,6 +101,7 @@ class SubmissionWorker:
         self.agencies = agencies
         self.submission_url = submission_url
         self.clock = clock
+        self.renderer = renderer  # a process for the PDF; None renders in a thread
         self.max_attempts = max_attempts
         self.base_delay = base_delay
         self.max_delay = max_delay
@@ -221,15 +224,18 @@ class SubmissionWorker:
         receipt = claimed.item.receipt
         agency = self._agency(claimed.agency_code)
         async with self._render_gate:
-            pdf = await asyncio.to_thread(
-                render_declaration_pdf,
-                data,
-                receipt,
-                agency,
-                claimed.submitted_at,
-                lang,
-                self.translator,
-            )
+            if self.renderer is not None:
+                pdf = await self.renderer.render(data, receipt, agency, claimed.submitted_at, lang)
+            else:
+                pdf = await asyncio.to_thread(
+                    render_declaration_pdf,
+                    data,
+                    receipt,
+                    agency,
+                    claimed.submitted_at,
+                    lang,
+                    self.translator,
+                )
         submitted = claimed.submitted_at.astimezone(VIETNAM).strftime("%d/%m/%Y")
         params: dict[str, str | int] = {
             "name": str(data.get("full_name") or ""),

@@ -13,6 +13,7 @@ from bot.flows.places import catalogue
 from bot.flows.registration import RegistrationFlow
 from bot.i18n import Translator
 from bot.notify import Notifier
+from bot.pdf_renderer import PdfRenderer
 from bot.review import Reviews
 from bot.service import RegistrationService
 from bot.settings import Settings
@@ -48,6 +49,7 @@ class Components:
             await task
 
     async def close(self) -> None:
+        self.service.renderer.close()
         await self.db.close()
 
 
@@ -60,6 +62,7 @@ async def build(settings: Settings, clock: Clock = utc_now) -> Components:
     outbox = DevOutbox(db)
     flow = RegistrationFlow(catalogue(), load_directory(data_dir), derive(key, "otp"))
     notifier = Notifier(settings, outbox)
+    renderer = PdfRenderer(translator)
     worker = SubmissionWorker(
         db,
         notifier,
@@ -67,6 +70,7 @@ async def build(settings: Settings, clock: Clock = utc_now) -> Components:
         agencies=flow.agencies,
         submission_url=settings.submission_url,
         clock=clock,
+        renderer=renderer,
     )
     declarations = DeclarationStore(db)
     photos = PhotoStore(db, data_dir / "photos", key)
@@ -83,5 +87,6 @@ async def build(settings: Settings, clock: Clock = utc_now) -> Components:
         destinations=worker.destinations,
         on_submitted=worker.wake,
         reviews=reviews,
+        renderer=renderer,
     )
     return Components(settings, db, service, translator, outbox, worker, reviews)
