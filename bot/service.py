@@ -312,6 +312,7 @@ class RegistrationService:
         replies = self.flow.after_submit(conv, receipt, now)
         agency = agency_info(self.flow.agencies.by_code(answers["agency_code"]))
         pdf = await self.renderer.render(data, receipt, agency, now, conv.locale)
+        await self.declarations.save_document(receipt, conv.locale, pdf, now)
         document = Reply(
             "done.pdf",
             {"receipt": receipt},

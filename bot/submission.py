@@ -45,7 +45,7 @@ from bot.masking import mask_email
 from bot.notify import Notifier
 from bot.pdf_renderer import PdfRenderer
 from storage.db import Database
-from storage.declarations import ClaimedItem, Destination, SubmissionOutbox
+from storage.declarations import ClaimedItem, DeclarationStore, Destination, SubmissionOutbox
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -223,8 +223,11 @@ class SubmissionWorker:
         lang = lang if lang in LANGUAGES else self.translator.default
         receipt = claimed.item.receipt
         agency = self._agency(claimed.agency_code)
+        stored = await DeclarationStore(self.outbox.db).document(receipt, lang)
         async with self._render_gate:
-            if self.renderer is not None:
+            if stored is not None:  # rendered when the citizen submitted
+                pdf = stored
+            elif self.renderer is not None:
                 pdf = await self.renderer.render(data, receipt, agency, claimed.submitted_at, lang)
             else:
                 pdf = await asyncio.to_thread(

@@ -128,6 +128,15 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX otp_sends_by_address ON otp_sends(address, sent_at);
     """,
+    # 6 — the declaration's PDF, rendered once when it is submitted and reused for the copy.
+    """
+    CREATE TABLE declaration_documents (
+        receipt    TEXT PRIMARY KEY,
+        locale     TEXT NOT NULL,
+        pdf        BLOB NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    """,
 )
 
 

@@ -119,6 +119,21 @@ class DeclarationStore:
     async def for_user(self, user_key: str) -> list[StoredDeclaration]:
         return await self._select("WHERE user_key = ? ORDER BY id", (user_key,))
 
+    async def save_document(self, receipt: str, locale: str, pdf: bytes, now: datetime) -> None:
+        await self.db.write(
+            "INSERT OR REPLACE INTO declaration_documents (receipt, locale, pdf, created_at) "
+            "VALUES (?, ?, ?, ?)",
+            (receipt, locale, pdf, now.isoformat()),
+        )
+
+    async def document(self, receipt: str, locale: str) -> bytes | None:
+        """The PDF rendered at submission, if it was rendered in ``locale``."""
+        rows = await self.db.fetch(
+            "SELECT pdf FROM declaration_documents WHERE receipt = ? AND locale = ?",
+            (receipt, locale),
+        )
+        return bytes(rows[0][0]) if rows else None
+
     async def by_receipt(self, receipt: str) -> StoredDeclaration | None:
         found = await self._select("WHERE receipt = ?", (receipt,))
         return found[0] if found else None
