@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.flows.events import Button, Event, Reply
+from bot.service import Outcome
 from bot.settings import Settings
 from bot.wiring import Components, build
 
@@ -84,10 +85,13 @@ class Console:
             print(line, file=self.out)
 
     async def step(self, event: Event) -> None:
-        outcome = await self.parts.service.handle(USER_KEY, event)
+        await self.parts.service.handle(USER_KEY, event, self.deliver)
+        await self.parts.service.drain()  # a terminal can wait for the PDF
+        await self.show_outbox(self.lang)
+
+    async def deliver(self, outcome: Outcome) -> None:
         self.lang = outcome.locale
         self.show(outcome.replies, outcome.locale)
-        await self.show_outbox(outcome.locale)
 
 
 async def run_console(

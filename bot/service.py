@@ -67,6 +67,7 @@ class Outcome:
 
 Deliver = Callable[[Outcome], Awaitable[None]]
 Prepare = Callable[[], Awaitable[Event | None]]
+FollowUp = Callable[[], Awaitable[list[Reply]]]
 
 
 class RegistrationService:
@@ -98,6 +99,8 @@ class RegistrationService:
         self.on_submitted = on_submitted  # wakes the submission worker
         self.reviews = reviews
         self.renderer = renderer or PdfRenderer(translator)
+        self._follow_ups: dict[str, FollowUp] = {}
+        self._background: set[asyncio.Task[None]] = set()
         self.otp_sends = OtpSends(conversations.db)
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
@@ -164,7 +167,32 @@ class RegistrationService:
         outcome = Outcome(conv.locale, replies)
         if deliver is not None:
             await deliver(outcome)
+        follow_up = self._follow_ups.pop(conv.user_key, None)
+        if follow_up is not None:
+            task = asyncio.create_task(
+                self._follow(conv.user_key, outcome.locale, follow_up, deliver)
+            )
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
         return outcome
+
+    async def _follow(
+        self, user_key: str, locale: str, make: FollowUp, deliver: Deliver | None
+    ) -> None:
+        try:
+            replies = await make()
+        except Exception:
+            log.exception("follow-up for %s failed", mask_user(user_key))
+            return
+        if deliver is not None:
+            async with self._lock(user_key):
+                await deliver(Outcome(locale, replies))
+
+    async def drain(self) -> None:
+        """Wait for what is still being sent after an answer (the PDF after a receipt)."""
+        loop = asyncio.get_running_loop()
+        while mine := [t for t in self._background if t.get_loop() is loop]:
+            await asyncio.gather(*mine, return_exceptions=True)
 
     async def _declarations_status(self, user_key: str) -> list[Reply]:
         """Submitted declarations and what the agency decided (beyond the current draft)."""
@@ -307,19 +335,20 @@ class RegistrationService:
             destinations=self.destinations,
         )
         log.info("declaration %s submitted by %s", receipt, mask_user(conv.user_key))
-        if self.on_submitted is not None:
-            self.on_submitted()
-        replies = self.flow.after_submit(conv, receipt, now)
         agency = agency_info(self.flow.agencies.by_code(answers["agency_code"]))
-        pdf = await self.renderer.render(data, receipt, agency, now, conv.locale)
-        await self.declarations.save_document(receipt, conv.locale, pdf, now)
-        document = Reply(
-            "done.pdf",
-            {"receipt": receipt},
-            document=pdf,
-            document_name=declaration_filename(receipt),
-        )
-        return [*replies, document]
+        locale = conv.locale
+
+        async def document() -> list[Reply]:
+            """The PDF follows the receipt: ~60 ms of rendering need not hold the answer."""
+            pdf = await self.renderer.render(data, receipt, agency, now, locale)
+            await self.declarations.save_document(receipt, locale, pdf, now)
+            if self.on_submitted is not None:
+                self.on_submitted()  # the e-mail copy can now reuse this PDF
+            name = declaration_filename(receipt)
+            return [Reply("done.pdf", {"receipt": receipt}, document=pdf, document_name=name)]
+
+        self._follow_ups[conv.user_key] = document
+        return self.flow.after_submit(conv, receipt, now)
 
     async def _discard(self, conv: Conversation) -> None:
         kept: set[str] = set()

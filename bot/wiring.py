@@ -49,6 +49,7 @@ class Components:
             await task
 
     async def close(self) -> None:
+        await self.service.drain()
         self.service.renderer.close()
         await self.db.close()
 

@@ -19,7 +19,7 @@ from telegram.ext import Application
 from bot.handlers.app import build_application
 from bot.wiring import Components, build
 from tests.conftest import FakeClock, make_settings
-from tests.emulator import BotApiEmulator
+from tests.emulator import ApiCall, BotApiEmulator
 from tests.story import photo_bytes
 from tests.telegram_story import TelegramUser
 
@@ -103,7 +103,11 @@ async def test_a_citizen_registers_over_telegram(telegram: Running) -> None:
     done = await user.says(await telegram.code_for("an@example.com"))
     assert re.search(r"số hồ sơ là \d{5}\.GD/2026/\d{3,5}", done), done
     assert "1900 9068" in done
-    [pdf] = [c for c in telegram.emu.calls("sendDocument") if c.chat_id == 7001]
+    def pdfs() -> list[ApiCall]:
+        return [c for c in telegram.emu.calls("sendDocument") if c.chat_id == 7001]
+
+    await telegram.emu.wait_for(lambda: bool(pdfs()), timeout=20)  # it follows the receipt
+    [pdf] = pdfs()
     [(name, data)] = pdf.files.items()
     assert data.startswith(b"%PDF") and name == "document"
 

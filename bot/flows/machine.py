@@ -114,6 +114,7 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "cancel", "source": "*", "dest": "cancelled"},
 ]
 
+
 class _Cursor:
     """The one model ever attached to the shared machine; it stands for the conversation
     of the event being handled.

@@ -64,6 +64,8 @@ async def _post_init(application: Application) -> None:
 
 async def _post_shutdown(application: Application) -> None:
     """Stop the submission worker; what it had not delivered stays pending in SQLite."""
+    parts: Components = application.bot_data["components"]
+    await parts.service.drain()  # a PDF still on its way to a citizen
     delivering = application.bot_data.pop("delivering", None)
     if delivering is not None:
         await delivering.__aexit__(None, None, None)
