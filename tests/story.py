@@ -102,18 +102,21 @@ class Citizen:
         return dict(conv.answers) if conv else {}
 
 
+#: What a citizen types from the BHXH code to the street, in order (synthetic).
+TYPED_UNTIL_PHONE = (
+    "0312345678",
+    "Nguyễn Văn An",
+    "001099012345",
+    "hai phong",
+    "gia vien",
+    "Số 5 Lạch Tray",
+)
+
+
 async def fill_until_review(c: Citizen, *, email: str | None = "an.nguyen@example.com") -> None:
     """The happy path up to the review, as a Vietnamese citizen would answer."""
     await c.agrees()
-    await c.answers_in_turn(
-        "0312345678",
-        "Nguyễn Văn An",
-        "001099012345",
-        "hai phong",
-        "gia vien",
-        "Số 5 Lạch Tray",
-        "0983 847 986",
-    )
+    await c.answers_in_turn(*TYPED_UNTIL_PHONE, "0983 847 986")
     if email:
         await c.presses("email_choice:yes")
         await c.says(email)

@@ -11,7 +11,7 @@ import pytest
 from bot.__main__ import main
 from bot.console import run_console
 from tests.conftest import make_settings
-from tests.story import photo_bytes
+from tests.story import TYPED_UNTIL_PHONE, photo_bytes
 
 
 async def test_a_citizen_registers_in_the_terminal_with_photos_as_file_paths(
@@ -26,12 +26,7 @@ async def test_a_citizen_registers_in_the_terminal_with_photos_as_file_paths(
     answers = iter(
         [
             "1",  # I agree
-            "0312345678",
-            "Nguyễn Văn An",
-            "001099012345",
-            "hai phong",
-            "gia vien",
-            "Số 5 Lạch Tray",
+            *TYPED_UNTIL_PHONE,
             "0983847986",
             "2",  # no e-mail: the code goes by SMS, to the dev outbox
             *photos,

@@ -20,7 +20,7 @@ from bot.handlers.app import build_application
 from bot.wiring import Components, build
 from tests.conftest import FakeClock, make_settings
 from tests.emulator import ApiCall, BotApiEmulator
-from tests.story import photo_bytes
+from tests.story import TYPED_UNTIL_PHONE, photo_bytes
 from tests.telegram_story import TelegramUser
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,14 +71,7 @@ async def telegram(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Running]:
 async def answer_until_phone(user: TelegramUser) -> None:
     await user.command("start")
     await user.presses("consent:yes")
-    for answer in (
-        "0312345678",
-        "Nguyễn Văn An",
-        "001099012345",
-        "hai phong",
-        "gia vien",
-        "Số 5 Lạch Tray",
-    ):
+    for answer in TYPED_UNTIL_PHONE:
         await user.says(answer)
 
 
@@ -103,6 +96,7 @@ async def test_a_citizen_registers_over_telegram(telegram: Running) -> None:
     done = await user.says(await telegram.code_for("an@example.com"))
     assert re.search(r"số hồ sơ là \d{5}\.GD/2026/\d{3,5}", done), done
     assert "1900 9068" in done
+
     def pdfs() -> list[ApiCall]:
         return [c for c in telegram.emu.calls("sendDocument") if c.chat_id == 7001]
 
