@@ -265,3 +265,20 @@ async def test_a_killed_bot_process_is_resumed_by_a_new_one_with_everything_kept
         assert photos == 3
         assert len(list((tmp_path / "photos").glob("*.bin"))) == 3
         assert emu.spec_violations == []
+
+
+async def test_a_failed_reply_is_logged_without_the_citizens_data(
+    telegram: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    user = telegram.user(7301)
+    await user.command("start")
+    await user.presses("consent:yes")
+    telegram.emu.fail_next(
+        "sendMessage", error_code=400, description="Bad Request: chat not found", chat_id=7301
+    )
+    telegram.emu.send_text(7301, "0312345678")
+    await telegram.emu.wait_for(lambda: "update from" in caplog.text, timeout=10)
+    assert "BadRequest" in caplog.text and "0312345678" not in caplog.text
+    stored = await telegram.parts.service.conversations.load("tg:7301")
+    assert stored is not None and stored.answers["bhxh_code"] == "0312345678"
+    assert "Giấy tờ tùy thân" in await user.says("Nguyễn Văn An")  # the conversation goes on

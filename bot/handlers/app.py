@@ -14,7 +14,7 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
-from bot.handlers.registration import on_private_update, sweep_drafts
+from bot.handlers.registration import on_error, on_private_update, sweep_drafts
 from bot.settings import Settings
 from bot.wiring import Components
 
@@ -45,6 +45,7 @@ def build_application(settings: Settings, parts: Components) -> Application:
     private = filters.ChatType.PRIVATE
     application.add_handler(MessageHandler(private & ~filters.StatusUpdate.ALL, on_private_update))
     application.add_handler(CallbackQueryHandler(on_private_update))
+    application.add_error_handler(on_error)
     return application
 
 

@@ -66,3 +66,12 @@ async def sweep_drafts(context: ContextTypes.DEFAULT_TYPE) -> None:
             continue
         if notice.notice_id is not None:
             await parts.service.notice_delivered(notice.notice_id)
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log a failure without the update: PTB's default handler prints the whole update,
+    with the citizen's answers and ID numbers in it."""
+    user = update.effective_user if isinstance(update, Update) else None
+    who = mask_user(f"tg:{user.id}") if user else "-"
+    error = context.error
+    log.error("update from %s failed: %s", who, type(error).__name__, exc_info=error)
