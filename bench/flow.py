@@ -10,10 +10,8 @@ call the bot makes is answered by :class:`LocalBotApi`, a ``BaseRequest`` that r
 realistic JSON: ``getMe``, ``setMyCommands``, ``sendMessage``, ``editMessageText``,
 ``answerCallbackQuery``, ``getFile`` + the file download, ``sendDocument``.
 
-Wiring without editing ``bot/``: ``build_application`` hard-codes ``HTTPXRequest`` and
-``AIORateLimiter(max_retries=3)``, so :func:`local_transport` swaps those two names in
-``bot.handlers.app`` while it runs (the clean hook would be keyword arguments
-``build_application(settings, parts, *, request=None, rate_limiter=None)``). The limiter stays
+Wiring: ``build_application(settings, parts, request=..., rate_limiter=...)`` gets the
+in-process :class:`LocalBotApi` from :func:`local_transport`. The limiter stays
 the real ``AIORateLimiter`` with ``max_retries=3`` but with its *overall* 30 messages/s bucket
 off (``overall_max_rate=0``): that bucket models Telegram's bulk limit, not CPU, and caps the
 bot at a few dozen steps/s whatever the code costs; one short extra run measures exactly that.
@@ -64,7 +62,6 @@ import argparse
 import asyncio
 import contextlib
 import ctypes
-import functools
 import gc
 import io
 import json
@@ -77,7 +74,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -345,29 +342,16 @@ def _json_or_str(value: str) -> Any:
         return value
 
 
-@contextlib.contextmanager
-def local_transport(server: FakeTelegram, *, throttle: bool) -> Iterator[None]:
-    """Let ``build_application`` build with :class:`LocalBotApi` instead of ``HTTPXRequest``.
-
-    BENCH-ONLY REPLICATION HOOK: ``bot/handlers/app.py`` takes no request/rate-limiter
-    argument, so the two names it looks up are swapped while it runs and put back after.
-    With ``throttle=False`` the limiter is still ``AIORateLimiter`` (same retries), minus its
-    overall 30 msg/s bucket.
-    """
-
-    def request_factory(**_: Any) -> LocalBotApi:
-        return LocalBotApi(server)
-
-    saved = app_module.HTTPXRequest, app_module.AIORateLimiter
-    app_module.HTTPXRequest = request_factory  # type: ignore[assignment,misc]
-    if not throttle:
-        app_module.AIORateLimiter = functools.partial(  # type: ignore[misc,assignment]
-            AIORateLimiter, overall_max_rate=0
-        )
-    try:
-        yield
-    finally:
-        app_module.HTTPXRequest, app_module.AIORateLimiter = saved  # type: ignore[misc]
+def local_transport(server: FakeTelegram, *, throttle: bool) -> dict[str, Any]:
+    """Arguments for ``build_application``: :class:`LocalBotApi` instead of ``HTTPXRequest``;
+    with ``throttle=False`` the limiter is still ``AIORateLimiter`` (same retries), minus its
+    overall 30 msg/s bucket."""
+    limiter = (
+        AIORateLimiter(max_retries=3)
+        if throttle
+        else AIORateLimiter(max_retries=3, overall_max_rate=0)
+    )
+    return {"request": LocalBotApi(server), "rate_limiter": limiter}
 
 
 # ---------------------------------------------------------------------------- the bot
@@ -568,8 +552,9 @@ async def running_bot(photos: list[bytes], *, throttle: bool = False) -> AsyncIt
         bot_default_locale="vi",
     )
     parts = await build(settings)
-    with local_transport(server, throttle=throttle):
-        app = app_module.build_application(settings, parts)
+    app = app_module.build_application(
+        settings, parts, **local_transport(server, throttle=throttle)
+    )
     sim = Sim(folder, parts, app, server)
     original_put = parts.outbox.put
 

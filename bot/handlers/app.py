@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from telegram import BotCommand
 from telegram.ext import (
     AIORateLimiter,
     Application,
+    BaseRateLimiter,
     CallbackQueryHandler,
     MessageHandler,
     filters,
 )
-from telegram.request import HTTPXRequest
+from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.handlers.registration import on_error, on_private_update, sweep_drafts
 from bot.settings import Settings
@@ -24,7 +26,15 @@ COMMANDS = ("start", "status", "cancel", "language", "help", "deletemydata")
 SWEEP_EVERY = 300  # seconds between reminder/expiry sweeps; also one at start-up
 
 
-def build_application(settings: Settings, parts: Components) -> Application:
+def build_application(
+    settings: Settings,
+    parts: Components,
+    *,
+    request: BaseRequest | None = None,
+    rate_limiter: BaseRateLimiter[Any] | None = None,
+) -> Application:
+    """The bot's Application. ``request`` and ``rate_limiter`` replace the HTTP transport and
+    Telegram's rate limits (bench/flow.py answers the Bot API in-process)."""
     if settings.telegram_bot_token is None:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
     root = settings.api_root
@@ -33,9 +43,11 @@ def build_application(settings: Settings, parts: Components) -> Application:
         .token(settings.telegram_bot_token.get_secret_value())
         .base_url(f"{root}/bot")
         .base_file_url(f"{root}/file/bot")
-        .request(HTTPXRequest(connection_pool_size=64, read_timeout=20, write_timeout=60))
-        .get_updates_request(HTTPXRequest(read_timeout=LONG_POLL_TIMEOUT + 10))
-        .rate_limiter(AIORateLimiter(max_retries=3))
+        .request(
+            request or HTTPXRequest(connection_pool_size=64, read_timeout=20, write_timeout=60)
+        )
+        .get_updates_request(request or HTTPXRequest(read_timeout=LONG_POLL_TIMEOUT + 10))
+        .rate_limiter(rate_limiter or AIORateLimiter(max_retries=3))
         .concurrent_updates(True)
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
