@@ -11,6 +11,7 @@ from bot.flows.ports import AgencyLike
 from bot.flows.steps.base import (
     FlowBase,
 )
+from bot.flows.validators import phone_display
 
 
 class AgencySteps(FlowBase):
@@ -63,7 +64,7 @@ class AgencySteps(FlowBase):
             {
                 "code": agency.code,
                 "name": agency.name,
-                "phone": agency.phone or "—",
+                "phone": phone_display(agency.phone) if agency.phone else "—",
                 "address": agency.address or "—",
             },
             edit=True,

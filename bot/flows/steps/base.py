@@ -16,6 +16,7 @@ from bot.flows.conversation import Conversation
 from bot.flows.events import Button, Event, Msg, ParamValue, Reply
 from bot.flows.machine import fire
 from bot.flows.ports import Agencies, AgencyLike, Places
+from bot.flows.validators import phone_display
 
 HOTLINE = "1900 9068"
 VIETNAM = timezone(timedelta(hours=7))
@@ -166,7 +167,7 @@ class FlowBase:
         if agency is not None and agency.phone:
             return Reply(
                 "help.text_agency",
-                {"hotline": HOTLINE, "agency": agency.name, "phone": agency.phone},
+                {"hotline": HOTLINE, "agency": agency.name, "phone": phone_display(agency.phone)},
             )
         return Reply("help.text", {"hotline": HOTLINE})
 

@@ -11,6 +11,7 @@ from bot.flows.steps.base import (
     HOTLINE,
     FlowBase,
 )
+from bot.flows.validators import phone_display
 
 
 class FinishSteps(FlowBase):
@@ -27,7 +28,7 @@ class FinishSteps(FlowBase):
             "bhxh_code": conv.answers.get("bhxh_code", ""),
             "agency": agency.name if agency else "",
             "agency_address": (agency.address if agency else "") or "—",
-            "agency_phone": (agency.phone if agency else "") or "—",
+            "agency_phone": phone_display(agency.phone) if agency and agency.phone else "—",
             "hotline": HOTLINE,
         }
         buttons = () if fresh else ((Button("g:new", label_key="btn.new_declaration"),),)
