@@ -29,6 +29,7 @@ from bot.flows.events import Event, Msg, Reply
 from bot.flows.photos import PhotoProblem, check_photo
 from bot.flows.qr import scan_card
 from bot.flows.registration import RegistrationFlow
+from bot.flows.steps.base import HOTLINE
 from bot.i18n import LANGUAGES, Translator
 from bot.masking import mask_user
 from bot.notify import DeliveryError, Notifier
@@ -125,56 +126,60 @@ class RegistrationService:
         downloaded): it runs under the lock too, so a slow download cannot let the user's
         next message overtake this one. When it returns ``None`` nothing is answered.
         """
-        lock = self._lock(user_key)
-        async with lock:
-            if not isinstance(event, Event):
-                prepared = await event()
-                if prepared is None:
-                    return Outcome(self.default_locale, [])
-                event = prepared
-            now = self.clock()
-            conv = await self.conversations.load(user_key)
-            if conv is None:
-                conv = Conversation(user_key=user_key, locale=self._first_locale(event))
-            had_consent = conv.consent is not None
-            if reminders.due(conv, now) == "expire":
-                expired = self.flow.expired(conv)
-                await self._perform(conv, now)
-                conv = Conversation(user_key=user_key, locale=conv.locale)
-                had_consent = False
-                replies = [*expired, *self.flow.handle(conv, Event.slash("start"), now)]
-                return await self._finish(conv, replies, had_consent, now, deliver)
-            if event.kind in ("photo", "document"):
-                if self.flow.card_slot(conv):
-                    event = await self._scan_card(conv, event, now)
-                elif self.flow.photo_slot(conv):
-                    event = await self._check_photo(conv, event, now)
-            replies = self.flow.handle(conv, event, now)
-            if event.kind == "command" and event.command == "status":
-                replies += await self._declarations_status(conv.user_key)
-            return await self._finish(conv, replies, had_consent, now, deliver)
+        async with self._lock(user_key):
+            try:
+                outcome = await self._run(user_key, event)
+            except Exception:  # a bug or a failed download must not leave the user unanswered
+                log.exception(
+                    "event of %s failed; the conversation is unchanged", mask_user(user_key)
+                )
+                apology = Reply("err.internal", {"hotline": HOTLINE})
+                outcome = Outcome(self.default_locale, [apology])
+            if deliver is not None and outcome.replies:
+                await deliver(outcome)
+            follow_up = self._follow_ups.pop(user_key, None)
+            if follow_up is not None:
+                task = asyncio.create_task(
+                    self._follow(user_key, outcome.locale, follow_up, deliver)
+                )
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
+            return outcome
+
+    async def _run(self, user_key: str, event: Event | Prepare) -> Outcome:
+        if not isinstance(event, Event):
+            prepared = await event()
+            if prepared is None:
+                return Outcome(self.default_locale, [])
+            event = prepared
+        now = self.clock()
+        conv = await self.conversations.load(user_key)
+        if conv is None:
+            conv = Conversation(user_key=user_key, locale=self._first_locale(event))
+        had_consent = conv.consent is not None
+        if reminders.due(conv, now) == "expire":
+            expired = self.flow.expired(conv)
+            await self._perform(conv, now)
+            conv = Conversation(user_key=user_key, locale=conv.locale)
+            had_consent = False
+            replies = [*expired, *self.flow.handle(conv, Event.slash("start"), now)]
+            return await self._finish(conv, replies, had_consent, now)
+        if event.kind in ("photo", "document"):
+            if self.flow.card_slot(conv):
+                event = await self._scan_card(conv, event, now)
+            elif self.flow.photo_slot(conv):
+                event = await self._check_photo(conv, event, now)
+        replies = self.flow.handle(conv, event, now)
+        if event.kind == "command" and event.command == "status":
+            replies += await self._declarations_status(conv.user_key)
+        return await self._finish(conv, replies, had_consent, now)
 
     async def _finish(
-        self,
-        conv: Conversation,
-        replies: list[Reply],
-        had_consent: bool,
-        now: datetime,
-        deliver: Deliver | None,
+        self, conv: Conversation, replies: list[Reply], had_consent: bool, now: datetime
     ) -> Outcome:
         replies = replies + await self._perform(conv, now)
         await self._persist(conv, had_consent, now)
-        outcome = Outcome(conv.locale, replies)
-        if deliver is not None:
-            await deliver(outcome)
-        follow_up = self._follow_ups.pop(conv.user_key, None)
-        if follow_up is not None:
-            task = asyncio.create_task(
-                self._follow(conv.user_key, outcome.locale, follow_up, deliver)
-            )
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
-        return outcome
+        return Outcome(conv.locale, replies)
 
     async def _follow(
         self, user_key: str, locale: str, make: FollowUp, deliver: Deliver | None

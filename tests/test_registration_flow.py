@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import re
 
+import pytest
+
 from bot.flows.events import Event
 from bot.service import Outcome
 from bot.wiring import Components
@@ -351,3 +353,21 @@ async def test_a_slow_photo_download_is_not_overtaken_by_the_next_message(
     )
     await asyncio.gather(first, second)
     assert answered == ["ask.full_name", "ask.id_number"]
+
+
+async def test_a_fault_while_handling_a_message_gets_an_apology_and_loses_nothing(
+    citizen: Citizen, parts: Components, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await citizen.agrees()
+    await citizen.says("0312345678")
+
+    def broken(*_: object) -> list[object]:
+        raise RuntimeError("a bug")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(parts.service.flow, "handle", broken)
+        await citizen.says("Nguyễn Văn An")
+    assert citizen.keys == ["err.internal"] and "1900 9068" in citizen.text
+    assert await citizen.state() == "full_name"
+    await citizen.says("Nguyễn Văn An")
+    assert await citizen.state() == "id_number"
