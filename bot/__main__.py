@@ -41,7 +41,11 @@ def _console(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="vssid-bot", description=__doc__)
+    root = argparse.ArgumentParser(
+        prog="vssid-bot",
+        description="VssID registration assistant: the Telegram bot, the same flow in a "
+        "terminal, and operator tools.",
+    )
     commands = root.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="run the Telegram bot (long polling)").set_defaults(func=_run)
     commands.add_parser("console", help="the registration in this terminal").set_defaults(
