@@ -37,6 +37,7 @@ def _run(args: argparse.Namespace) -> int:
 def _console(args: argparse.Namespace) -> int:
     from bot.console import run_console
 
+    logging.getLogger().setLevel(logging.WARNING)  # the terminal is the conversation
     return asyncio.run(run_console(Settings()))
 
 
