@@ -12,19 +12,19 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
+from bot.clock import VIETNAM
 from bot.flows.events import ParamValue
 from bot.i18n import Translator
 
 FONT_DIR = Path(__file__).resolve().parent / "fonts"
 FONT = "DejaVu"
-VIETNAM = timezone(timedelta(hours=7), "ICT")
 MIME = "application/pdf"
 _LABEL_WIDTH = 68.0  # mm, of 170 between the margins
 _LINE = 5.6

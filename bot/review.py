@@ -8,13 +8,13 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from bot.clock import Clock, utc_now
+from bot.flows.conversation import PHOTO_FIELDS
 from storage.declarations import DeclarationStore, StoredDeclaration
 from storage.notices import UserNotices
 from storage.photos import PhotoStore
 
 #: As on the portal: a declaration not followed up within 10 days is dropped.
 UNDECIDED_LIFETIME = timedelta(days=10)
-PHOTO_FIELDS = ("portrait", "id_front", "id_back")
 Decision = Literal["approved", "rejected", "expired"]
 
 

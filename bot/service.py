@@ -20,10 +20,10 @@ from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.clock import Clock, utc_now
+from bot.clock import VIETNAM, Clock, utc_now
 from bot.declaration_pdf import agency_info, declaration_filename
 from bot.flows import autofill, reminders
-from bot.flows.conversation import Conversation
+from bot.flows.conversation import PHOTO_FIELDS, Conversation
 from bot.flows.effects import Discard, EraseUser, SendCode, Submit
 from bot.flows.events import Event, Msg, Reply
 from bot.flows.photos import PhotoProblem, check_photo
@@ -41,7 +41,6 @@ from storage.otp_sends import OtpSends
 from storage.photos import PhotoStore
 
 log = logging.getLogger(__name__)
-PHOTO_FIELDS = ("portrait", "id_front", "id_back")
 
 
 @dataclass(frozen=True)
@@ -111,10 +110,6 @@ class RegistrationService:
             lock = asyncio.Lock()
             self._locks[user_key] = lock
         return lock
-
-    async def locale_of(self, user_key: str) -> str:
-        conv = await self.conversations.load(user_key)
-        return conv.locale if conv else self.default_locale
 
     async def handle(
         self, user_key: str, event: Event | Prepare, deliver: Deliver | None = None
@@ -208,7 +203,7 @@ class RegistrationService:
                     "receipt": d.receipt,
                     "agency": d.agency_code,
                     "date": datetime.fromisoformat(d.submitted_at)
-                    .astimezone(reminders.VIETNAM)
+                    .astimezone(VIETNAM)
                     .strftime("%d/%m/%Y"),
                     "status": Msg(
                         f"declaration_status.{d.status}", {"reason": d.decision_reason or "—"}

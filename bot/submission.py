@@ -96,6 +96,7 @@ class SubmissionWorker:
         """``agencies`` is a ``bot.flows.agencies.AgencyDirectory`` (for the agency's name
         and address in the PDF and the e-mail); without it only the code is shown."""
         self.outbox = SubmissionOutbox(db)
+        self.declarations = DeclarationStore(db)
         self.notifier = notifier
         self.translator = translator
         self.agencies = agencies
@@ -223,7 +224,7 @@ class SubmissionWorker:
         lang = lang if lang in LANGUAGES else self.translator.default
         receipt = claimed.item.receipt
         agency = self._agency(claimed.agency_code)
-        stored = await DeclarationStore(self.outbox.db).document(receipt, lang)
+        stored = await self.declarations.document(receipt, lang)
         async with self._render_gate:
             if stored is not None:  # rendered when the citizen submitted
                 pdf = stored

@@ -30,6 +30,9 @@ DECLARATION_FIELDS = (
 )
 
 
+#: The declaration's photos, in the order they are asked.
+PHOTO_FIELDS = ("portrait", "id_front", "id_back")
+
 #: Attributes that live only for one event.
 _NOT_STORED = frozenset({"user_key", "effects"})
 

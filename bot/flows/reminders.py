@@ -9,12 +9,12 @@ simply finds the same rows due again.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Literal
 
+from bot.clock import VIETNAM
 from bot.flows.conversation import Conversation
 
-VIETNAM = timezone(timedelta(hours=7))
 DRAFT_LIFETIME = timedelta(days=10)
 REMIND_AFTER = (timedelta(days=1), timedelta(days=3), timedelta(days=8))
 MIN_GAP = timedelta(days=1)

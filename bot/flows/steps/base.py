@@ -9,9 +9,10 @@ combines them and dispatches an event to ``_on_<state>`` and a question to ``_as
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
+from bot.clock import VIETNAM
 from bot.flows.conversation import Conversation
 from bot.flows.events import Button, Event, Msg, ParamValue, Reply
 from bot.flows.machine import fire
@@ -19,7 +20,6 @@ from bot.flows.ports import Agencies, AgencyLike, Places
 from bot.flows.validators import phone_display
 
 HOTLINE = "1900 9068"
-VIETNAM = timezone(timedelta(hours=7))
 MAX_MESSAGE = 1000
 PAGE_SIZE = 8
 HELP_AFTER_FAILURES = 3

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.flows.conversation import Conversation
+from bot.flows.conversation import PHOTO_FIELDS, Conversation
 from bot.flows.events import Event, Reply
 from bot.flows.steps.base import (
     FlowBase,
 )
 
-PHOTO_STEPS = ("portrait", "id_front", "id_back")
+PHOTO_STEPS = PHOTO_FIELDS  # each photo is a step of its own
 
 
 class PhotoSteps(FlowBase):
