@@ -87,6 +87,7 @@ from telegram import Update  # noqa: E402
 from telegram.ext import AIORateLimiter, Application  # noqa: E402
 from telegram.request import BaseRequest, RequestData  # noqa: E402
 
+from bot.__main__ import configure_logging as configure_bot_logging  # noqa: E402
 from bot.handlers import app as app_module  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.wiring import Components, build  # noqa: E402
@@ -374,13 +375,7 @@ ERRORS = ErrorCounter()
 def configure_logging() -> None:
     """As ``bot.__main__.main`` does (INFO, same format), but into /dev/null."""
     sink = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - lives as long as the process
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sink,
-        force=True,
-    )
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    configure_bot_logging(sink)
     logging.getLogger().addHandler(ERRORS)
 
 
@@ -838,6 +833,7 @@ async def profile(photos: list[bytes], users: int) -> None:
         profiler.disable()
     print(f"profiled run: {sum(counts)} steps in {elapsed:.2f} s (with profiler overhead)")
     stats = pstats.Stats(profiler)
+    profiler.dump_stats(os.environ.get("BENCH_PROFILE_OUT", "/tmp/bench_flow.prof"))
     stats.sort_stats("tottime").print_stats(30)
     stats.sort_stats("cumulative").print_stats(45)
 

@@ -7,6 +7,7 @@ import asyncio
 import importlib
 import logging
 import sys
+from typing import TextIO
 
 from bot.settings import Settings
 
@@ -61,13 +62,22 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
-def main(argv: list[str] | None = None) -> int:
+def configure_logging(stream: TextIO | None = None) -> None:
+    """INFO for the bot's own news; libraries that narrate every step are kept to warnings
+    (transitions logs two lines per answer, httpx one per Bot API call)."""
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=stream,
+        force=True,
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("transitions").setLevel(logging.WARNING)
     logging.getLogger("fontTools").setLevel(logging.WARNING)  # ~70 lines per PDF otherwise
+
+
+def main(argv: list[str] | None = None) -> int:
+    configure_logging()
     args = parser().parse_args(argv)
     code: int = args.func(args)
     return code

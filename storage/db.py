@@ -1,16 +1,26 @@
 """The one SQLite connection of the process, its settings and its schema migrations.
 
 WAL with ``synchronous=NORMAL`` keeps a write at a fraction of a millisecond while still
-surviving a process crash (PERF.md §4). Autocommit mode makes a single statement one
-round trip to the aiosqlite thread; multi-statement work goes through ``transaction()``,
-which also serialises writers so another task's statement cannot slip into it.
+surviving a process crash (PERF.md §4). Each statement commits on its own (autocommit);
+multi-statement work goes through ``transaction()``, which also serialises writers so
+another task's statement cannot slip into it.
+
+Group commit: the round trip to aiosqlite's thread, not SQLite, is what a write costs
+(PERF.md §4). Statements written while another batch is on its way are sent together:
+the same statement text for many users is one ``executemany`` in one transaction (a failing
+row rolls it back and the rows are retried alone, so each caller hears its own result).
+Every caller still waits for its own commit, so "written before the reply" holds. Under
+load many users' conversation rows share a few trips; alone, a write goes out at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -140,6 +150,15 @@ MIGRATIONS: tuple[str, ...] = (
 )
 
 
+@dataclass
+class _Write:
+    sql: str
+    params: tuple[Any, ...]
+    done: asyncio.Future[None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
 class Database:
     """Owns the aiosqlite connection; repositories borrow it."""
 
@@ -147,6 +166,9 @@ class Database:
         self.path = str(path)
         self._conn: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
+        self._queued: list[_Write] = []
+        self._queue_filled = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
 
     @property
     def conn(self) -> aiosqlite.Connection:
@@ -165,6 +187,12 @@ class Database:
         return self
 
     async def close(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None and not writer.done():
+            writer.cancel()
+            if writer.get_loop() is asyncio.get_running_loop():  # else its loop is gone
+                with contextlib.suppress(asyncio.CancelledError):
+                    await writer
         if self._conn is not None:
             await self._conn.close()
             self._conn = None
@@ -185,9 +213,57 @@ class Database:
         return list(await self.conn.execute_fetchall(sql, tuple(params)))
 
     async def write(self, sql: str, params: Iterable[Any] = ()) -> None:
-        """One autocommitted statement, kept out of any transaction in progress."""
-        async with self._write_lock:
-            await self.conn.execute(sql, tuple(params))
+        """One autocommitted statement, kept out of any transaction in progress; returns
+        once it is committed (possibly in one round trip with other users' statements)."""
+        item = _Write(sql, tuple(params))
+        self._queued.append(item)
+        self._queue_filled.set()
+        writer = self._writer
+        if writer is None or writer.done() or writer.get_loop() is not asyncio.get_running_loop():
+            # First write, or a new event loop (the CLI closes the bot in a fresh one).
+            self._queue_filled = asyncio.Event()
+            self._queue_filled.set()
+            self._writer = asyncio.create_task(self._write_batches())
+        await item.done
+
+    async def _write_batches(self) -> None:
+        """The one task that sends queued statements, a batch per round trip."""
+        while True:
+            await self._queue_filled.wait()
+            self._queue_filled.clear()
+            batch, self._queued = self._queued, []
+            async with self._write_lock:
+                await self._apply(batch)
+
+    async def _apply(self, batch: list[_Write]) -> None:
+        by_sql = itertools.groupby(sorted(batch, key=lambda w: w.sql), key=lambda w: w.sql)
+        for sql, grouped in by_sql:
+            items = list(grouped)
+            if len(items) == 1:
+                await self._one_by_one(items)
+                continue
+            try:
+                await self.conn.execute("BEGIN IMMEDIATE")
+                await self.conn.executemany(sql, [w.params for w in items])
+                await self.conn.execute("COMMIT")
+            except Exception:
+                # One row failed and the group was rolled back: run the rows one at a
+                # time, so each caller hears its own result.
+                if self.conn.in_transaction:
+                    await self.conn.execute("ROLLBACK")
+                await self._one_by_one(items)
+                continue
+            for item in items:
+                _settle(item, None)
+
+    async def _one_by_one(self, items: list[_Write]) -> None:
+        for item in items:
+            try:
+                await self.conn.execute(item.sql, item.params)
+            except Exception as exc:
+                _settle(item, exc)
+            else:
+                _settle(item, None)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -199,3 +275,12 @@ class Database:
                 await self.conn.execute("ROLLBACK")
                 raise
             await self.conn.execute("COMMIT")
+
+
+def _settle(item: _Write, error: BaseException | None) -> None:
+    if item.done.done():  # the caller was cancelled while waiting
+        return
+    if error is None:
+        item.done.set_result(None)
+    else:
+        item.done.set_exception(error)

@@ -343,3 +343,34 @@ def test_mutated_valid_photos_give_a_result_never_an_exception(
     assert isinstance(result, CheckedPhoto | PhotoProblem)
     if isinstance(result, CheckedPhoto):
         assert result.jpeg[:3] == b"\xff\xd8\xff"
+
+
+def test_a_telegram_photo_is_stored_as_sent_without_a_second_compression() -> None:
+    sent = _encode(_scene(1280, 960), quality=87)  # Telegram's photos: upright JPEG, no EXIF
+    photo = _ok(check_photo(sent))
+    assert photo.jpeg == sent[:2] + sent[sent.index(b"\xff\xdb") :]  # only JFIF APP0 cut out
+    assert (photo.width, photo.height) == (1280, 960)
+
+
+def test_a_multi_picture_file_keeps_only_the_first_picture_and_no_metadata() -> None:
+    exif = Image.Exif()
+    exif[0x010F] = "SyntheticPhoneMaker"
+    first = _encode(_scene(800, 600), exif=exif.tobytes())
+    second = _encode(_scene(320, 240), exif=exif.tobytes())  # an MPO's preview or depth map
+    stored = _ok(check_photo(first + second)).jpeg
+    assert b"SyntheticPhoneMaker" not in stored
+    assert stored.endswith(b"\xff\xd9") and stored.count(b"\xff\xd8") == 1
+    assert Image.open(io.BytesIO(stored)).size == (800, 600)
+
+
+def test_metadata_hidden_after_the_first_scan_sends_the_photo_through_re_encoding() -> None:
+    from bot.flows.jpeg_metadata import strip_metadata
+
+    data = _encode(_scene(800, 600), progressive=True)
+    sos = data.index(b"\xff\xda")
+    tail = data.index(b"\xff\xc4", sos)  # a table between two progressive scans
+    comment = b"\xff\xfe\x00\x10secret comment"
+    hidden = data[:tail] + comment + data[tail:]
+    assert strip_metadata(hidden) is None
+    stored = _ok(check_photo(hidden)).jpeg
+    assert b"secret comment" not in stored

@@ -1,0 +1,72 @@
+"""The database under many users at once: writes share round trips, each still committed."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from storage.db import Database
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    opened = await Database(tmp_path / "t.sqlite3").open()
+    await opened.write("CREATE TABLE answers (user_key TEXT PRIMARY KEY, answer TEXT NOT NULL)")
+    yield opened
+    await opened.close()
+
+
+def _rows(path: Path) -> dict[str, str]:
+    """What another process sees: proof that each write is committed, not only queued."""
+    with sqlite3.connect(path) as other:
+        return dict(other.execute("SELECT user_key, answer FROM answers").fetchall())
+
+
+async def test_two_hundred_users_answering_at_once_are_all_committed_when_told_so(
+    db: Database, tmp_path: Path
+) -> None:
+    upsert = (
+        "INSERT INTO answers VALUES (?, ?) "
+        "ON CONFLICT(user_key) DO UPDATE SET answer = excluded.answer"
+    )
+    trips = 0
+    real = db.conn.executemany
+
+    async def counting(sql: str, rows: list[tuple[str, str]]) -> object:
+        nonlocal trips
+        trips += 1
+        return await real(sql, rows)
+
+    db.conn.executemany = counting  # type: ignore[method-assign]
+    await asyncio.gather(*(db.write(upsert, (f"u{i}", f"answer {i}")) for i in range(200)))
+    rows = _rows(tmp_path / "t.sqlite3")
+    assert rows == {f"u{i}": f"answer {i}" for i in range(200)}
+    assert 1 <= trips < 200  # they shared round trips
+
+
+async def test_a_failing_statement_fails_only_its_own_writer(db: Database, tmp_path: Path) -> None:
+    insert = "INSERT INTO answers VALUES (?, ?)"
+    await db.write(insert, ("taken", "first"))
+    results = await asyncio.gather(
+        db.write(insert, ("a", "1")),
+        db.write(insert, ("taken", "again")),  # primary key already used
+        db.write(insert, ("b", "2")),
+        return_exceptions=True,
+    )
+    assert results[0] is None and results[2] is None
+    assert isinstance(results[1], sqlite3.IntegrityError)
+    assert _rows(tmp_path / "t.sqlite3") == {"taken": "first", "a": "1", "b": "2"}
+
+
+async def test_a_write_waits_for_a_transaction_in_progress(db: Database, tmp_path: Path) -> None:
+    async with db.transaction() as conn:
+        await conn.execute("INSERT INTO answers VALUES ('t', 'in transaction')")
+        outside = asyncio.create_task(db.write("UPDATE answers SET answer = 'after' WHERE 1"))
+        await asyncio.sleep(0.05)
+        assert not outside.done()
+    await outside
+    assert _rows(tmp_path / "t.sqlite3") == {"t": "after"}
