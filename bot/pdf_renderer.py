@@ -1,9 +1,13 @@
 """Renders declaration PDFs in a separate process.
 
-fpdf2 is pure Python: about 60 ms of CPU per page (font subsetting mostly). Run in a
-thread it still holds the interpreter lock and every other user waits (bench/flow.py
-measured a text step's p99 going from 8 ms to 290 ms under load). One worker process keeps
-the event loop free; it is started on first use and stopped with the bot.
+A render (bot/declaration_pdf.py, reportlab + rl_accel) costs about 4.5 ms of CPU
+(bench/pdf.py: median 4.2–6 ms, p95 4.5–8 ms on the 2-core test machine; the first render in
+a process adds ~35 ms to load the fonts). That is down from ~65 ms with fpdf2, but it is
+still mostly pure Python holding the interpreter lock: in a thread each render would stall
+the event loop for a few ms, and at ~83 registrations/s the renders alone take ~0.4 s of
+CPU per second, which would then share one core with the bot. One worker process keeps the
+event loop free and puts that work on the other core (it keeps up with ~200 renders/s);
+it is started on first use and stopped with the bot.
 """
 
 from __future__ import annotations

@@ -94,8 +94,11 @@ def test_the_font_is_the_bundled_unicode_font_embedded() -> None:
     names = {str(fonts[key].get_object()["/BaseFont"]) for key in fonts}
     assert names and all("DejaVu" in name for name in names), names
     for key in fonts:
-        descendant = fonts[key].get_object()["/DescendantFonts"][0].get_object()
-        assert "/FontFile2" in descendant["/FontDescriptor"]  # embedded, not referenced
+        font = fonts[key].get_object()
+        if "/DescendantFonts" in font:  # a composite (Type0) font
+            font = font["/DescendantFonts"][0].get_object()
+        assert "/FontFile2" in font["/FontDescriptor"]  # embedded, not referenced
+        assert "/ToUnicode" in fonts[key].get_object()  # the text can be extracted
 
 
 def test_decomposed_input_comes_out_composed() -> None:
@@ -139,3 +142,35 @@ def test_the_same_declaration_gives_the_same_bytes() -> None:
 )
 def test_file_names_have_no_slash(receipt: str, name: str) -> None:
     assert declaration_filename(receipt) == name
+
+
+def test_the_metadata_says_what_and_when() -> None:
+    _, reader, _ = render()
+    meta = reader.metadata
+    assert meta is not None
+    assert meta.title == nfc(TRANSLATOR.text("vi", "pdf.title"))
+    assert meta.author == "Nguyễn Văn An" and meta.subject == RECEIPT
+    assert meta.creator == "vssid-bot"
+    assert meta.creation_date == SUBMITTED
+    assert reader.trailer["/Root"]["/Lang"] == "vi"
+
+
+def test_a_long_answer_wraps_and_runs_onto_a_second_page_with_the_footer() -> None:
+    street = " ".join(["Ngõ 12 ngách 34 hẻm 56 đường Lạch Tray"] * 30)
+    email = "nguyen.van.an." + "x" * 80 + "@example.com"  # wider than the value column
+    pdf = render_declaration_pdf(
+        declaration(street=street, email=email),
+        RECEIPT,
+        agency_info(load_directory().by_code("03102")),
+        SUBMITTED,
+        "vi",
+        TRANSLATOR,
+    )
+    pages = PdfReader(io.BytesIO(pdf)).pages
+    assert len(pages) == 2
+    footer = nfc(TRANSLATOR.text("vi", "pdf.footer"))
+    texts = [nfc(page.extract_text()) for page in pages]
+    assert all(footer in text for text in texts)
+    assert street in texts[0]
+    assert email in "".join(texts[1].split())  # cut between characters, nothing lost
+    assert RECEIPT in texts[1] and "Người kê khai" in texts[1]
