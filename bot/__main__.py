@@ -73,7 +73,6 @@ def configure_logging(stream: TextIO | None = None) -> None:
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("transitions").setLevel(logging.WARNING)
-    logging.getLogger("fontTools").setLevel(logging.WARNING)  # ~70 lines per PDF otherwise
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -150,7 +150,7 @@ def agency_info(agency: Any) -> dict[str, str] | None:
         "code": str(agency.code),
         "name": str(agency.name),
         "address": str(agency.address or ""),
-        "phone": str(agency.phone or ""),
+        "phone": _phone(str(agency.phone or "")),  # as the chat shows it: 0225 3826 582
     }
 
 

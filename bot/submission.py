@@ -113,7 +113,8 @@ class SubmissionWorker:
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
         self.worker_id = worker_id or f"worker-{uuid.uuid4().hex[:12]}"
         self._wake = asyncio.Event()
-        # fpdf2 is pure Python: one render at a time keeps the GIL mostly for the bot
+        # One PDF at a time (~5 ms each, in the renderer's process): copies due at once
+        # after a restart do not crowd out the renders of citizens who just submitted.
         self._render_gate = asyncio.Semaphore(1)
 
     @property
