@@ -73,6 +73,7 @@ async def _post_init(application: Application) -> None:
     delivering = parts.delivering()
     await delivering.__aenter__()
     application.bot_data["delivering"] = delivering
+    await parts.ready_for_traffic()
 
 
 async def _post_shutdown(application: Application) -> None:
