@@ -1,6 +1,6 @@
 """Benchmark the declaration PDF: time per ``render_declaration_pdf`` call, and its size.
 
-Target: a few ms per document, so that the single renderer process (bot/pdf_renderer.py)
+Target: a few ms per document, so that the single renderer process (bot/cpu_worker.py)
 keeps up with ~83 registrations/s on a 2-core machine.
 
 - The document is a realistic one: Vietnamese labels, every field filled (name, BHXH code,

@@ -21,19 +21,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.clock import VIETNAM, Clock, utc_now
+from bot.cpu_worker import CpuWorker
 from bot.declaration_pdf import agency_info, declaration_filename
 from bot.flows import autofill, reminders
 from bot.flows.conversation import PHOTO_FIELDS, Conversation
 from bot.flows.effects import Discard, EraseUser, SendCode, Submit
 from bot.flows.events import Event, Msg, Reply
-from bot.flows.photos import PhotoProblem, check_photo
-from bot.flows.qr import scan_card
+from bot.flows.photos import PhotoProblem
 from bot.flows.registration import RegistrationFlow
 from bot.flows.steps.base import HOTLINE
 from bot.i18n import LANGUAGES, Translator
 from bot.masking import mask_user
 from bot.notify import DeliveryError, Notifier
-from bot.pdf_renderer import PdfRenderer
 from bot.review import Reviews
 from storage.conversations import ConversationStore
 from storage.declarations import DeclarationStore
@@ -85,7 +84,7 @@ class RegistrationService:
         destinations: Collection[str] = ("review_queue", "email_copy"),
         on_submitted: Callable[[], None] | None = None,
         reviews: Reviews | None = None,
-        renderer: PdfRenderer | None = None,
+        cpu: CpuWorker | None = None,
     ) -> None:
         self.flow = flow
         self.conversations = conversations
@@ -98,7 +97,7 @@ class RegistrationService:
         self.destinations = destinations
         self.on_submitted = on_submitted  # wakes the submission worker
         self.reviews = reviews
-        self.renderer = renderer or PdfRenderer(translator)
+        self.cpu = cpu or CpuWorker(translator)  # photo checks, QR reading, PDFs
         self._follow_ups: dict[str, FollowUp] = {}
         self._background: set[asyncio.Task[None]] = set()
         self.otp_sends = OtpSends(conversations.db)
@@ -266,17 +265,17 @@ class RegistrationService:
         if event.photo_problem or not event.data:
             reading = {"kind": None, "problem": event.photo_problem or "not_image"}
             return dataclasses.replace(event, card=reading)
-        scan = await asyncio.to_thread(scan_card, event.data)
+        scan = await self.cpu.scan_card(event.data)
         reading = autofill.reading_from_scan(scan)
         photo_id = ""
         if reading["kind"] == "cccd":
-            checked = await asyncio.to_thread(check_photo, event.data)
+            checked = await self.cpu.check_photo(event.data)
             if not isinstance(checked, PhotoProblem):
                 photo_id = await self.photos.put(conv.user_key, checked.jpeg, now)
         return dataclasses.replace(event, card=reading, photo_id=photo_id, data=None)
 
     async def _check_photo(self, conv: Conversation, event: Event, now: datetime) -> Event:
-        checked = await asyncio.to_thread(check_photo, event.data or b"")
+        checked = await self.cpu.check_photo(event.data or b"")
         if isinstance(checked, PhotoProblem):
             return dataclasses.replace(
                 event, photo_problem=checked.reason, problem_detail=dict(checked.detail)
@@ -339,8 +338,8 @@ class RegistrationService:
         locale = conv.locale
 
         async def document() -> list[Reply]:
-            """The PDF follows the receipt: ~60 ms of rendering need not hold the answer."""
-            pdf = await self.renderer.render(data, receipt, agency, now, locale)
+            """The PDF follows the receipt: its rendering need not hold the answer."""
+            pdf = await self.cpu.render(data, receipt, agency, now, locale)
             await self.declarations.save_document(receipt, locale, pdf, now)
             if self.on_submitted is not None:
                 self.on_submitted()  # the e-mail copy can now reuse this PDF

@@ -32,6 +32,7 @@ from typing import Any
 
 import httpx
 
+from bot.cpu_worker import CpuWorker
 from bot.declaration_pdf import (
     MIME,
     VIETNAM,
@@ -43,7 +44,6 @@ from bot.flows.registration import HOTLINE
 from bot.i18n import LANGUAGES, Translator
 from bot.masking import mask_email
 from bot.notify import Notifier
-from bot.pdf_renderer import PdfRenderer
 from storage.db import Database
 from storage.declarations import ClaimedItem, DeclarationStore, Destination, SubmissionOutbox
 
@@ -91,7 +91,7 @@ class SubmissionWorker:
         http_timeout: httpx.Timeout | float = HTTP_TIMEOUT,
         rng: random.Random | None = None,
         worker_id: str | None = None,
-        renderer: PdfRenderer | None = None,
+        renderer: CpuWorker | None = None,
     ) -> None:
         """``agencies`` is a ``bot.flows.agencies.AgencyDirectory`` (for the agency's name
         and address in the PDF and the e-mail); without it only the code is shown."""

@@ -9,13 +9,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from bot.clock import Clock, utc_now
+from bot.cpu_worker import CpuWorker
 from bot.flows.agencies import load_directory
 from bot.flows.places import catalogue
 from bot.flows.registration import RegistrationFlow
 from bot.flows.validators import mobile_phone
 from bot.i18n import Translator
 from bot.notify import Notifier
-from bot.pdf_renderer import PdfRenderer
 from bot.review import Reviews
 from bot.service import RegistrationService
 from bot.settings import Settings
@@ -59,14 +59,14 @@ class Components:
         collections walking them for 50–77 ms every few seconds, each one a stall for every
         user waiting; frozen (``gc.freeze``), a full collection takes ~2 ms.
         """
-        await asyncio.to_thread(self.service.renderer.start)
+        await asyncio.to_thread(self.service.cpu.start)
         mobile_phone("0912345678")  # phonenumbers loads its Vietnamese metadata on first use
         gc.collect()
         gc.freeze()
 
     async def close(self) -> None:
         await self.service.drain()
-        self.service.renderer.close()
+        self.service.cpu.close()
         await self.db.close()
 
 
@@ -79,7 +79,7 @@ async def build(settings: Settings, clock: Clock = utc_now) -> Components:
     outbox = DevOutbox(db)
     flow = RegistrationFlow(catalogue(), load_directory(data_dir), derive(key, "otp"))
     notifier = Notifier(settings, outbox)
-    renderer = PdfRenderer(translator)
+    cpu = CpuWorker(translator)
     worker = SubmissionWorker(
         db,
         notifier,
@@ -87,7 +87,7 @@ async def build(settings: Settings, clock: Clock = utc_now) -> Components:
         agencies=flow.agencies,
         submission_url=settings.submission_url,
         clock=clock,
-        renderer=renderer,
+        renderer=cpu,
     )
     declarations = DeclarationStore(db)
     photos = PhotoStore(db, data_dir / "photos", key)
@@ -104,6 +104,6 @@ async def build(settings: Settings, clock: Clock = utc_now) -> Components:
         destinations=worker.destinations,
         on_submitted=worker.wake,
         reviews=reviews,
-        renderer=renderer,
+        cpu=cpu,
     )
     return Components(settings, db, service, translator, outbox, worker, reviews)
