@@ -8,7 +8,8 @@ threads, their lock time adding to every other user's wait. In a worker they run
 other core; the bot pays only the hand-off (pickling ~150 KB of photo each way).
 
 Started with the bot (``start``) so the first citizen does not wait ~0.4 s for it; the
-message catalogues go to the worker once, not with every declaration. ``workers`` defaults
+message catalogues and the photo key go to the worker once, not with every task. A checked
+photo is sealed into its file by the worker, so only its id comes back. ``workers`` defaults
 to one process per core beyond the first (the event loop keeps one core).
 """
 
@@ -20,22 +21,54 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
 from bot.declaration_pdf import render_declaration_pdf
-from bot.flows.photos import CheckedPhoto, PhotoProblem, check_photo
+from bot.flows.photos import PhotoProblem, check_photo
 from bot.flows.qr import CardScan, scan_card
 from bot.i18n import Translator
+from storage.photos import PhotoSealer
 
 T = TypeVar("T")
 
-_worker_translator: Translator | None = None  # in the worker process only
+
+@dataclass(frozen=True)
+class KeptPhoto:
+    """A photo that passed the checks and is sealed in its file under ``photo_id``."""
+
+    photo_id: str
+    size: int
+    width: int
+    height: int
 
 
-def _install(translator: Translator) -> None:
-    global _worker_translator  # noqa: PLW0603 - the worker process's one translator
-    _worker_translator = translator
+@dataclass
+class _WorkerState:
+    translator: Translator
+    sealer: PhotoSealer
+
+
+_state: _WorkerState | None = None  # in a worker process only
+
+
+def _install(translator: Translator, sealer: PhotoSealer) -> None:
+    global _state  # noqa: PLW0603 - the worker process's catalogues and photo key
+    _state = _WorkerState(translator, sealer)
+
+
+def _worker() -> _WorkerState:
+    assert _state is not None, "the pool's initializer installs it"
+    return _state
+
+
+def _keep_in_worker(data: bytes) -> KeptPhoto | PhotoProblem:
+    checked = check_photo(data)
+    if isinstance(checked, PhotoProblem):
+        return checked
+    photo_id = _worker().sealer.seal(checked.jpeg)
+    return KeptPhoto(photo_id, len(checked.jpeg), checked.width, checked.height)
 
 
 def _render_in_worker(
@@ -45,13 +78,16 @@ def _render_in_worker(
     submitted_at: datetime,
     lang: str,
 ) -> bytes:
-    assert _worker_translator is not None, "the pool's initializer installs it"
-    return render_declaration_pdf(data, receipt, agency, submitted_at, lang, _worker_translator)
+    translator = _worker().translator
+    return render_declaration_pdf(data, receipt, agency, submitted_at, lang, translator)
 
 
 class CpuWorker:
-    def __init__(self, translator: Translator, workers: int | None = None) -> None:
+    def __init__(
+        self, translator: Translator, sealer: PhotoSealer, workers: int | None = None
+    ) -> None:
         self.translator = translator
+        self.sealer = sealer
         self.workers = workers or max(1, (os.cpu_count() or 2) - 1)
         self._pool: ProcessPoolExecutor | None = None
         self._starting = threading.Lock()
@@ -65,7 +101,7 @@ class CpuWorker:
                     max_workers=self.workers,
                     mp_context=multiprocessing.get_context("spawn"),
                     initializer=_install,
-                    initargs=(self.translator,),
+                    initargs=(self.translator, self.sealer),
                 )
                 pool.submit(int).result()  # wait until a worker is up and initialised
                 self._pool = pool
@@ -75,8 +111,10 @@ class CpuWorker:
         pool = self._pool or await asyncio.to_thread(self.start)
         return await asyncio.get_running_loop().run_in_executor(pool, function, *args)
 
-    async def check_photo(self, data: bytes) -> CheckedPhoto | PhotoProblem:
-        return await self._run(check_photo, data)
+    async def keep_photo(self, data: bytes) -> KeptPhoto | PhotoProblem:
+        """Check a photo and seal the stored copy into its file, all in the worker; the
+        caller indexes it (``PhotoStore.record``)."""
+        return await self._run(_keep_in_worker, data)
 
     async def scan_card(self, data: bytes) -> CardScan:
         return await self._run(scan_card, data)

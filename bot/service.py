@@ -97,7 +97,7 @@ class RegistrationService:
         self.destinations = destinations
         self.on_submitted = on_submitted  # wakes the submission worker
         self.reviews = reviews
-        self.cpu = cpu or CpuWorker(translator)  # photo checks, QR reading, PDFs
+        self.cpu = cpu or CpuWorker(translator, photos.sealer)  # photos, QR codes, PDFs
         self._follow_ups: dict[str, FollowUp] = {}
         self._background: set[asyncio.Task[None]] = set()
         self.otp_sends = OtpSends(conversations.db)
@@ -269,19 +269,20 @@ class RegistrationService:
         reading = autofill.reading_from_scan(scan)
         photo_id = ""
         if reading["kind"] == "cccd":
-            checked = await self.cpu.check_photo(event.data)
-            if not isinstance(checked, PhotoProblem):
-                photo_id = await self.photos.put(conv.user_key, checked.jpeg, now)
+            kept = await self.cpu.keep_photo(event.data)
+            if not isinstance(kept, PhotoProblem):
+                await self.photos.record(kept.photo_id, conv.user_key, kept.size, now)
+                photo_id = kept.photo_id
         return dataclasses.replace(event, card=reading, photo_id=photo_id, data=None)
 
     async def _check_photo(self, conv: Conversation, event: Event, now: datetime) -> Event:
-        checked = await self.cpu.check_photo(event.data or b"")
-        if isinstance(checked, PhotoProblem):
+        kept = await self.cpu.keep_photo(event.data or b"")
+        if isinstance(kept, PhotoProblem):
             return dataclasses.replace(
-                event, photo_problem=checked.reason, problem_detail=dict(checked.detail)
+                event, photo_problem=kept.reason, problem_detail=dict(kept.detail)
             )
-        photo_id = await self.photos.put(conv.user_key, checked.jpeg, now)
-        return dataclasses.replace(event, photo_id=photo_id, data=None)
+        await self.photos.record(kept.photo_id, conv.user_key, kept.size, now)
+        return dataclasses.replace(event, photo_id=kept.photo_id, data=None)
 
     async def _perform(self, conv: Conversation, now: datetime) -> list[Reply]:
         replies: list[Reply] = []

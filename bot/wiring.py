@@ -79,7 +79,8 @@ async def build(settings: Settings, clock: Clock = utc_now) -> Components:
     outbox = DevOutbox(db)
     flow = RegistrationFlow(catalogue(), load_directory(data_dir), derive(key, "otp"))
     notifier = Notifier(settings, outbox)
-    cpu = CpuWorker(translator)
+    photos = PhotoStore(db, data_dir / "photos", key)
+    cpu = CpuWorker(translator, photos.sealer)
     worker = SubmissionWorker(
         db,
         notifier,
@@ -90,7 +91,6 @@ async def build(settings: Settings, clock: Clock = utc_now) -> Components:
         renderer=cpu,
     )
     declarations = DeclarationStore(db)
-    photos = PhotoStore(db, data_dir / "photos", key)
     reviews = Reviews(declarations, photos, UserNotices(db), clock)
     service = RegistrationService(
         flow,

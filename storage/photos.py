@@ -1,8 +1,10 @@
 """Photos of ID cards and faces, encrypted at rest (AES-GCM) and referenced by id.
 
 Each file holds a random 96-bit nonce followed by the ciphertext; the photo id is bound in
-as associated data, so a file renamed to another id does not decrypt. File work runs in a
-thread to keep the event loop free.
+as associated data, so a file renamed to another id does not decrypt. Sealing a photo into
+its file (``PhotoSealer``) is plain file work that can run anywhere: the bot's CPU worker
+process seals a photo right after checking it, so the photo's bytes never travel back to
+the event loop's process (``bot/cpu_worker.py``). ``PhotoStore`` keeps the index in SQLite.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 import secrets
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -19,44 +22,68 @@ from storage.db import Database
 from storage.keyring import derive
 
 
-class PhotoStore:
-    def __init__(self, db: Database, folder: Path, data_key: bytes) -> None:
-        self.db = db
+class PhotoSealer:
+    """Encrypts photos into their files and opens them again; picklable for a worker."""
+
+    def __init__(self, folder: Path, data_key: bytes) -> None:
         self.folder = folder
-        self._aead = AESGCM(derive(data_key, "photos"))
+        self._key = derive(data_key, "photos")
+        self._aead = AESGCM(self._key)
+        self._folder_made = False
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"folder": self.folder, "key": self._key}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.folder = state["folder"]
+        self._key = state["key"]
+        self._aead = AESGCM(self._key)
+        self._folder_made = False
 
     def _path(self, photo_id: str) -> Path:
         if not photo_id.isalnum():
             raise ValueError("bad photo id")
         return self.folder / f"{photo_id}.bin"
 
-    def _write(self, photo_id: str, jpeg: bytes) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
+    def seal(self, jpeg: bytes) -> str:
+        """Write ``jpeg`` encrypted under a new id, atomically; returns the id."""
+        if not self._folder_made:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self._folder_made = True
+        photo_id = secrets.token_hex(16)
         nonce = secrets.token_bytes(12)
         sealed = nonce + self._aead.encrypt(nonce, jpeg, photo_id.encode())
         temp = self._path(photo_id).with_suffix(".tmp")
         temp.write_bytes(sealed)
         os.replace(temp, self._path(photo_id))
+        return photo_id
 
-    def _read(self, photo_id: str) -> bytes:
+    def open(self, photo_id: str) -> bytes:
         sealed = self._path(photo_id).read_bytes()
         return self._aead.decrypt(sealed[:12], sealed[12:], photo_id.encode())
 
-    async def put(self, user_key: str, jpeg: bytes, now: datetime) -> str:
-        photo_id = secrets.token_hex(16)
-        await asyncio.to_thread(self._write, photo_id, jpeg)
+    def remove(self, photo_id: str) -> None:
+        self._path(photo_id).unlink(missing_ok=True)
+
+
+class PhotoStore:
+    def __init__(self, db: Database, folder: Path, data_key: bytes) -> None:
+        self.db = db
+        self.sealer = PhotoSealer(folder, data_key)
+
+    async def record(self, photo_id: str, user_key: str, size: int, now: datetime) -> None:
+        """Index a photo already sealed into its file, so it can be found and deleted."""
         await self.db.write(
             "INSERT INTO photos (id, user_key, size, created_at) VALUES (?, ?, ?, ?)",
-            (photo_id, user_key, len(jpeg), now.isoformat()),
+            (photo_id, user_key, size, now.isoformat()),
         )
-        return photo_id
 
     async def get(self, photo_id: str) -> bytes:
-        return await asyncio.to_thread(self._read, photo_id)
+        return await asyncio.to_thread(self.sealer.open, photo_id)
 
     async def delete(self, photo_ids: list[str]) -> None:
         for photo_id in photo_ids:
-            await asyncio.to_thread(self._path(photo_id).unlink, True)
+            await asyncio.to_thread(self.sealer.remove, photo_id)
             await self.db.write("DELETE FROM photos WHERE id = ?", (photo_id,))
 
     async def delete_for_user(self, user_key: str, keep: set[str] | None = None) -> int:

@@ -148,6 +148,14 @@ MACHINE = Machine(
 )
 
 
+#: The triggers each state has transitions for. ``may_trigger`` would find them by scanning
+#: every event of the machine and then evaluate the guards that ``trigger`` evaluates
+#: again: ~60 µs per step for nothing.
+_TRIGGERS_FROM: dict[str, frozenset[str]] = {
+    name: frozenset(MACHINE.get_triggers(name)) for name in MACHINE.states
+}
+
+
 @contextmanager
 def attached(conversation: Conversation) -> Iterator[Conversation]:
     """Point the shared machine at ``conversation`` for one event."""
@@ -164,9 +172,9 @@ def fire(conversation: Conversation, trigger: str) -> bool:
     """Run ``trigger`` on the attached conversation; ``False`` when it does not apply."""
     if _CURSOR.conversation is not conversation:
         raise RuntimeError("fire() outside attached()")
-    _CURSOR.state = conversation.state
-    if not _CURSOR.may_trigger(trigger):  # bound on the cursor by the machine
+    if trigger not in _TRIGGERS_FROM[conversation.state]:
         return False
-    moved = bool(_CURSOR.trigger(trigger))
+    _CURSOR.state = conversation.state
+    moved = bool(_CURSOR.trigger(trigger))  # False when a guard says no
     conversation.state = _CURSOR.state
     return moved

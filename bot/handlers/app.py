@@ -55,7 +55,12 @@ def build_application(
     )
     application.bot_data["components"] = parts
     private = filters.ChatType.PRIVATE
-    application.add_handler(MessageHandler(private & ~filters.StatusUpdate.ALL, on_private_update))
+    # Text, photos and files first: they are never service messages, and the check of all
+    # ~45 kinds of service message then runs only for the rare rest (stickers, voice, …).
+    usual = filters.TEXT | filters.PHOTO | filters.Document.ALL
+    application.add_handler(
+        MessageHandler(private & (usual | ~filters.StatusUpdate.ALL), on_private_update)
+    )
     application.add_handler(CallbackQueryHandler(on_private_update))
     application.add_error_handler(on_error)
     return application
