@@ -4,7 +4,8 @@ What runs: the ``Application`` made by ``bot.handlers.app.build_application`` (r
 real ``RegistrationService`` and flow, real SQLite write-through in a temporary data folder,
 real photo check/encryption, real declaration PDF, and the background submission worker that
 ``post_init`` starts), fed ``Update.de_json(json.loads(raw), bot)`` through
-``await app.process_update(update)`` (the webhook path: no updater, no network). Every Bot API
+``await app.process_update(update)`` (the webhook path: no updater, no network), on the
+event loop the bot runs on (``bot.event_loop``: uvloop where installed). Every Bot API
 call the bot makes is answered by :class:`LocalBotApi`, a ``BaseRequest`` that reads
 ``request_data.json_parameters`` (and ``multipart_data``) as ``HTTPXRequest`` would and returns
 realistic JSON: ``getMe``, ``setMyCommands``, ``sendMessage``, ``editMessageText``,
@@ -87,6 +88,7 @@ from telegram import Update  # noqa: E402
 from telegram.ext import AIORateLimiter, Application  # noqa: E402
 from telegram.request import BaseRequest, RequestData  # noqa: E402
 
+from bot import event_loop  # noqa: E402
 from bot.__main__ import configure_logging as configure_bot_logging  # noqa: E402
 from bot.handlers import app as app_module  # noqa: E402
 from bot.settings import Settings  # noqa: E402
@@ -981,7 +983,7 @@ def main() -> None:
     parser.add_argument("--memory-worker", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     configure_logging()
-    asyncio.run(main_async(args))
+    event_loop.run(main_async(args))  # the loop the bot runs on
 
 
 if __name__ == "__main__":

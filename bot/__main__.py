@@ -9,6 +9,7 @@ import logging
 import sys
 from typing import TextIO
 
+from bot import event_loop
 from bot.settings import Settings
 
 #: Operator sub-commands, each a module of ``bot.cli`` with ``register(subparsers)``.
@@ -26,12 +27,19 @@ def _run(args: argparse.Namespace) -> int:
     from bot.handlers.app import build_application
     from bot.wiring import build
 
-    parts = asyncio.run(build(settings))
-    application = build_application(settings, parts)
+    # One loop for the bot's whole life: built, polled and closed on it.
+    loop = event_loop.new_event_loop()
+    asyncio.set_event_loop(loop)
     try:
-        application.run_polling(allowed_updates=["message", "callback_query"], close_loop=False)
+        parts = loop.run_until_complete(build(settings))
+        application = build_application(settings, parts)
+        try:
+            application.run_polling(allowed_updates=["message", "callback_query"], close_loop=False)
+        finally:
+            loop.run_until_complete(parts.close())
     finally:
-        asyncio.run(parts.close())
+        asyncio.set_event_loop(None)
+        loop.close()
     return 0
 
 
@@ -39,7 +47,7 @@ def _console(args: argparse.Namespace) -> int:
     from bot.console import run_console
 
     logging.getLogger().setLevel(logging.WARNING)  # the terminal is the conversation
-    return asyncio.run(run_console(Settings()))
+    return event_loop.run(run_console(Settings()))
 
 
 def parser() -> argparse.ArgumentParser:

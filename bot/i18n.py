@@ -8,7 +8,6 @@ Babel at start-up: no compile step to forget (ANCHORS lesson 14).
 from __future__ import annotations
 
 import logging
-import string
 from pathlib import Path
 
 from babel.messages.pofile import read_po
@@ -48,7 +47,7 @@ class Translator:
                 log.error("missing message %s", key)
                 return key
         values = _Lenient({name: self._value(lang, v) for name, v in (params or {}).items()})
-        return string.Formatter().vformat(template, (), values)
+        return template.format_map(values)  # C speed; string.Formatter is pure Python
 
     def _value(self, lang: str, value: ParamValue) -> str:
         if isinstance(value, Msg):
