@@ -1,29 +1,40 @@
-"""The bot's CPU-heavy work, in a separate process: photo checks, QR reading, PDF rendering.
+"""The bot's CPU-heavy work, in worker processes: photo checks, QR reading, PDF rendering.
 
-Why a process and not threads: each of these is partly pure Python holding the interpreter
+Why processes and not threads: each of these is partly pure Python holding the interpreter
 lock — a declaration PDF (reportlab) ~4.5 ms, a photo check ~2 ms (~6 ms when it must be
 re-encoded), a QR scan ~7 ms at the median. In threads they took turns with the event loop
-for the one lock: ``bench/flow.py`` measured the bot at ~945 steps/s with photo checks in
-threads, their lock time adding to every other user's wait. In a worker they run on the
-other core; the bot pays only the hand-off (pickling ~150 KB of photo each way).
+for the one lock, and every other user waited (``bench/flow.py``: ~945 steps/s with photo
+checks in threads).
 
-Started with the bot (``start``) so the first citizen does not wait ~0.4 s for it; the
-message catalogues and the photo key go to the worker once, not with every task. A checked
-photo is sealed into its file by the worker, so only its id comes back. ``workers`` defaults
-to one process per core beyond the first (the event loop keeps one core).
+Why not ``ProcessPoolExecutor``: its hand-offs run through two helper threads (queue
+management and pickling), and each needs the interpreter lock, which a busy event loop
+gives up only every 5 ms (``sys.getswitchinterval``). ``bench/flow.py`` measured a photo
+check taking 9 ms at the median and 80–120 ms at p99 for ~2 ms of work, and PDFs queuing
+up to 180 ms, because the pool feeds its worker only as fast as those threads get the lock.
+Here the event loop itself writes each task to the worker's stdin and reads the answer from
+its stdout (length-prefixed pickles), so there are no helper threads to wait for.
+
+The message catalogues and the photo key are sent once when a worker starts. A checked photo
+is sealed into its file by the worker, so only its id comes back. ``workers`` defaults to
+one process per core beyond the first (the event loop keeps one core). A worker that dies
+fails its pending tasks (the citizen gets the usual apology) and is started again on the
+next task.
 """
 
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
+import contextlib
+import itertools
+import logging
 import os
-import threading
+import pickle
+import sys
 from collections.abc import Callable, Mapping
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import IO, Any
 
 from bot.declaration_pdf import render_declaration_pdf
 from bot.flows.photos import PhotoProblem, check_photo
@@ -31,7 +42,14 @@ from bot.flows.qr import CardScan, scan_card
 from bot.i18n import Translator
 from storage.photos import PhotoSealer
 
-T = TypeVar("T")
+log = logging.getLogger(__name__)
+_HEADER = 4  # bytes of big-endian frame length
+_PROJECT_ROOT = str(Path(__file__).resolve().parent.parent)  # so ``-m bot.cpu_worker`` imports
+_STOP_TIMEOUT = 5.0
+
+
+class WorkerError(RuntimeError):
+    """A task failed in the worker process, or the process stopped."""
 
 
 @dataclass(frozen=True)
@@ -44,42 +62,146 @@ class KeptPhoto:
     height: int
 
 
+# ------------------------------------------------------------------------- in the worker
 @dataclass
 class _WorkerState:
     translator: Translator
     sealer: PhotoSealer
 
 
-_state: _WorkerState | None = None  # in a worker process only
-
-
-def _install(translator: Translator, sealer: PhotoSealer) -> None:
-    global _state  # noqa: PLW0603 - the worker process's catalogues and photo key
-    _state = _WorkerState(translator, sealer)
-
-
-def _worker() -> _WorkerState:
-    assert _state is not None, "the pool's initializer installs it"
-    return _state
-
-
-def _keep_in_worker(data: bytes) -> KeptPhoto | PhotoProblem:
+def _keep_photo(state: _WorkerState, data: bytes) -> KeptPhoto | PhotoProblem:
     checked = check_photo(data)
     if isinstance(checked, PhotoProblem):
         return checked
-    photo_id = _worker().sealer.seal(checked.jpeg)
+    photo_id = state.sealer.seal(checked.jpeg)
     return KeptPhoto(photo_id, len(checked.jpeg), checked.width, checked.height)
 
 
-def _render_in_worker(
+def _scan_card(state: _WorkerState, data: bytes) -> CardScan:
+    return scan_card(data)
+
+
+def _render(
+    state: _WorkerState,
     data: dict[str, Any],
     receipt: str,
     agency: dict[str, str] | None,
     submitted_at: datetime,
     lang: str,
 ) -> bytes:
-    translator = _worker().translator
-    return render_declaration_pdf(data, receipt, agency, submitted_at, lang, translator)
+    return render_declaration_pdf(data, receipt, agency, submitted_at, lang, state.translator)
+
+
+def _ping(state: _WorkerState) -> bool:
+    return True
+
+
+#: What a worker can be asked to do, by name: nothing else crosses the pipe as code.
+TASKS: dict[str, Callable[..., Any]] = {
+    "keep_photo": _keep_photo,
+    "scan_card": _scan_card,
+    "render": _render,
+    "ping": _ping,
+}
+
+
+def _read_frame(stream: IO[bytes]) -> bytes | None:
+    header = stream.read(_HEADER)
+    if len(header) < _HEADER:
+        return None
+    return stream.read(int.from_bytes(header, "big"))
+
+
+def _frame(value: object) -> bytes:
+    body = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    return len(body).to_bytes(_HEADER, "big") + body
+
+
+def serve() -> None:
+    """The worker process: read tasks from stdin, answer on stdout, until stdin closes."""
+    answers = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # a stray print, even from C code, goes to stderr, not into the frames
+    sys.stdout = sys.stderr
+    tasks = sys.stdin.buffer
+    first = _read_frame(tasks)
+    if first is None:
+        return
+    state = _WorkerState(*pickle.loads(first))  # noqa: S301 - our own parent process
+    while (frame := _read_frame(tasks)) is not None:
+        call_id, name, args = pickle.loads(frame)  # noqa: S301 - our own parent process
+        try:
+            answer = (call_id, True, TASKS[name](state, *args))
+        except Exception as exc:  # reported to the caller, who apologises to the citizen
+            answer = (call_id, False, f"{name}: {type(exc).__name__}: {exc}")
+        answers.write(_frame(answer))
+        answers.flush()
+
+
+# ------------------------------------------------------------------------- in the bot
+class _Process:
+    """One worker process and the tasks it has not answered yet."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.pending: dict[int, asyncio.Future[Any]] = {}
+        self.reader = asyncio.create_task(self._read_answers())
+
+    @property
+    def alive(self) -> bool:
+        return self.process.returncode is None and not self.reader.done()
+
+    def send(self, payload: bytes) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(payload)
+
+    async def call(self, call_id: int, name: str, args: tuple[Any, ...]) -> Any:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.pending[call_id] = future
+        try:
+            self.send(_frame((call_id, name, args)))
+            assert self.process.stdin is not None
+            await self.process.stdin.drain()
+        except (ConnectionError, RuntimeError) as exc:
+            self.pending.pop(call_id, None)
+            raise WorkerError(f"worker process unavailable: {exc}") from exc
+        return await future
+
+    async def _read_answers(self) -> None:
+        stdout = self.process.stdout
+        assert stdout is not None
+        try:
+            while True:
+                header = await stdout.readexactly(_HEADER)
+                body = await stdout.readexactly(int.from_bytes(header, "big"))
+                call_id, ok, value = pickle.loads(body)  # noqa: S301 - our own worker
+                future = self.pending.pop(call_id, None)
+                if future is None or future.done():
+                    continue
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(WorkerError(value))
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass  # the worker stopped
+        except Exception:  # an answer we cannot read: stop using this worker
+            log.exception("unreadable answer from the CPU worker; restarting it")
+            self.process.kill()
+        finally:
+            for future in self.pending.values():
+                if not future.done():
+                    future.set_exception(WorkerError("the worker process stopped"))
+            self.pending.clear()
+
+    async def stop(self) -> None:
+        if self.process.stdin is not None and not self.process.stdin.is_closing():
+            self.process.stdin.close()  # end of tasks: the worker returns
+        try:
+            await asyncio.wait_for(self.process.wait(), _STOP_TIMEOUT)
+        except TimeoutError:
+            self.process.kill()
+            await self.process.wait()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.reader
 
 
 class CpuWorker:
@@ -89,35 +211,54 @@ class CpuWorker:
         self.translator = translator
         self.sealer = sealer
         self.workers = workers or max(1, (os.cpu_count() or 2) - 1)
-        self._pool: ProcessPoolExecutor | None = None
-        self._starting = threading.Lock()
+        self._processes: list[_Process] = []
+        self._starting = asyncio.Lock()
+        self._ids = itertools.count(1)
 
-    def start(self) -> ProcessPoolExecutor:
+    async def start(self) -> None:
         """Start the worker processes now (idempotent); the first task also starts them."""
-        with self._starting:
-            if self._pool is None:
-                # spawn, not fork: the bot process has threads (SQLite, HTTP) a fork would copy.
-                pool = ProcessPoolExecutor(
-                    max_workers=self.workers,
-                    mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_install,
-                    initargs=(self.translator, self.sealer),
-                )
-                pool.submit(int).result()  # wait until a worker is up and initialised
-                self._pool = pool
-            return self._pool
+        await self._ready()
 
-    async def _run(self, function: Callable[..., T], *args: Any) -> T:
-        pool = self._pool or await asyncio.to_thread(self.start)
-        return await asyncio.get_running_loop().run_in_executor(pool, function, *args)
+    async def _ready(self) -> list[_Process]:
+        live = [p for p in self._processes if p.alive]
+        if len(live) == self.workers:
+            return live
+        async with self._starting:
+            self._processes = [p for p in self._processes if p.alive]
+            while len(self._processes) < self.workers:
+                self._processes.append(await self._spawn())
+            return self._processes
+
+    async def _spawn(self) -> _Process:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [_PROJECT_ROOT, env.get("PYTHONPATH")]))
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot.cpu_worker",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            env=env,
+        )
+        worker = _Process(process)
+        worker.send(_frame((self.translator, self.sealer)))
+        await worker.call(next(self._ids), "ping", ())  # up, initialised, answering
+        return worker
+
+    async def _call(self, name: str, *args: Any) -> Any:
+        processes = await self._ready()
+        least_busy = min(processes, key=lambda p: len(p.pending))
+        return await least_busy.call(next(self._ids), name, args)
 
     async def keep_photo(self, data: bytes) -> KeptPhoto | PhotoProblem:
         """Check a photo and seal the stored copy into its file, all in the worker; the
         caller indexes it (``PhotoStore.record``)."""
-        return await self._run(_keep_in_worker, data)
+        kept: KeptPhoto | PhotoProblem = await self._call("keep_photo", data)
+        return kept
 
     async def scan_card(self, data: bytes) -> CardScan:
-        return await self._run(scan_card, data)
+        scan: CardScan = await self._call("scan_card", data)
+        return scan
 
     async def render(
         self,
@@ -128,16 +269,18 @@ class CpuWorker:
         lang: str,
     ) -> bytes:
         """The declaration PDF (``bot.declaration_pdf``)."""
-        return await self._run(
-            _render_in_worker,
-            dict(data),
-            receipt,
-            dict(agency) if agency else None,
-            submitted_at,
-            lang,
-        )
+        copy = dict(agency) if agency else None
+        pdf: bytes = await self._call("render", dict(data), receipt, copy, submitted_at, lang)
+        return pdf
 
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+    async def close(self) -> None:
+        processes, self._processes = self._processes, []
+        await asyncio.gather(*(p.stop() for p in processes))
+
+
+if __name__ == "__main__":
+    # Through the package, not this ``__main__`` copy: the classes in answers must pickle as
+    # ``bot.cpu_worker.KeptPhoto``, which the bot can load.
+    from bot.cpu_worker import serve as serve_from_package
+
+    serve_from_package()

@@ -59,14 +59,14 @@ class Components:
         collections walking them for 50–77 ms every few seconds, each one a stall for every
         user waiting; frozen (``gc.freeze``), a full collection takes ~2 ms.
         """
-        await asyncio.to_thread(self.service.cpu.start)
+        await self.service.cpu.start()
         mobile_phone("0912345678")  # phonenumbers loads its Vietnamese metadata on first use
         gc.collect()
         gc.freeze()
 
     async def close(self) -> None:
         await self.service.drain()
-        self.service.cpu.close()
+        await self.service.cpu.close()
         await self.db.close()
 
 
