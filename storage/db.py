@@ -11,6 +11,12 @@ the same statement text for many users is one ``executemany`` in one transaction
 row rolls it back and the rows are retried alone, so each caller hears its own result).
 Every caller still waits for its own commit, so "written before the reply" holds. Under
 load many users' conversation rows share a few trips; alone, a write goes out at once.
+
+Checkpoints (copying the WAL back into the database file, with an fsync) run on a second
+connection every second (``CHECKPOINT_EVERY``), beside the writes. SQLite's default runs
+one inside whichever commit crosses 1,000 WAL pages, and every user whose write was in that
+batch waited for the fsync: at 500 steps/s ``bench/flow.py`` saw p99 answer times of
+46–53 ms with it and 23–27 ms without.
 """
 
 from __future__ import annotations
@@ -159,6 +165,20 @@ class _Write:
     )
 
 
+CHECKPOINT_EVERY = 1.0  # seconds between passive WAL checkpoints
+
+
+async def _stop(task: asyncio.Task[None] | None) -> None:
+    """Cancel a background task and wait for it, unless its event loop is already gone
+    (the CLI may close the database in a fresh loop)."""
+    if task is None or task.done():
+        return
+    task.cancel()
+    if task.get_loop() is asyncio.get_running_loop():
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 class Database:
     """Owns the aiosqlite connection; repositories borrow it."""
 
@@ -169,6 +189,8 @@ class Database:
         self._queued: list[_Write] = []
         self._queue_filled = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
+        self._checkpointer: aiosqlite.Connection | None = None
+        self._checkpoints: asyncio.Task[None] | None = None
 
     @property
     def conn(self) -> aiosqlite.Connection:
@@ -184,16 +206,31 @@ class Database:
         await self._conn.execute("PRAGMA synchronous=NORMAL")
         await self._conn.execute("PRAGMA busy_timeout=5000")
         await self.migrate()
+        if self.path != ":memory:":
+            await self._conn.execute("PRAGMA wal_autocheckpoint=0")  # see the module notes
+            self._checkpointer = await aiosqlite.connect(self.path, isolation_level=None)
+            await self._checkpointer.execute("PRAGMA busy_timeout=5000")
+            self._checkpoints = asyncio.create_task(self._checkpoint_forever())
         return self
+
+    async def _checkpoint_forever(self) -> None:
+        assert self._checkpointer is not None
+        while True:
+            await asyncio.sleep(CHECKPOINT_EVERY)
+            # PASSIVE never blocks the writers; what it cannot copy now waits for next time.
+            await self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     async def close(self) -> None:
         writer, self._writer = self._writer, None
-        if writer is not None and not writer.done():
-            writer.cancel()
-            if writer.get_loop() is asyncio.get_running_loop():  # else its loop is gone
-                with contextlib.suppress(asyncio.CancelledError):
-                    await writer
+        checkpoints, self._checkpoints = self._checkpoints, None
+        await _stop(writer)
+        await _stop(checkpoints)
+        if self._checkpointer is not None:
+            await self._checkpointer.close()
+            self._checkpointer = None
         if self._conn is not None:
+            if self.path != ":memory:":  # leave a tidy file: everything in the database
+                await self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             await self._conn.close()
             self._conn = None
 

@@ -70,3 +70,26 @@ async def test_a_write_waits_for_a_transaction_in_progress(db: Database, tmp_pat
         assert not outside.done()
     await outside
     assert _rows(tmp_path / "t.sqlite3") == {"t": "after"}
+
+
+async def test_answers_reach_the_database_file_while_the_bot_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("storage.db.CHECKPOINT_EVERY", 0.05)
+    path = tmp_path / "c.sqlite3"
+    db = await Database(path).open()
+    try:
+        await db.write("CREATE TABLE answers (user_key TEXT PRIMARY KEY, answer TEXT NOT NULL)")
+        await db.write("INSERT INTO answers VALUES ('u1', 'Nguyễn Văn An')")
+        await asyncio.sleep(0.3)
+        # immutable=1 reads the database file alone, ignoring the write-ahead log: the row
+        # is there only if a checkpoint copied it, with no commit having to do it.
+        with sqlite3.connect(f"file:{path}?immutable=1", uri=True) as file_only:
+            rows = file_only.execute("SELECT answer FROM answers").fetchall()
+        assert rows == [("Nguyễn Văn An",)]
+    finally:
+        await db.close()
+    assert (
+        not path.with_name("c.sqlite3-wal").exists()
+        or path.with_name("c.sqlite3-wal").stat().st_size == 0
+    )
