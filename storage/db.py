@@ -7,8 +7,8 @@ another task's statement cannot slip into it.
 
 Group commit: the round trip to aiosqlite's thread, not SQLite, is what a write costs
 (PERF.md §4). Statements written while another batch is on its way are sent together:
-the same statement text for many users is one ``executemany`` in one transaction (a failing
-row rolls it back and the rows are retried alone, so each caller hears its own result).
+one transaction with one ``executemany`` per statement text (a failing row rolls it back and
+the rows are retried alone, so each caller hears its own result).
 Every caller still waits for its own commit, so "written before the reply" holds. Under
 load many users' conversation rows share a few trips; alone, a write goes out at once.
 
@@ -273,25 +273,27 @@ class Database:
                 await self._apply(batch)
 
     async def _apply(self, batch: list[_Write]) -> None:
-        by_sql = itertools.groupby(sorted(batch, key=lambda w: w.sql), key=lambda w: w.sql)
-        for sql, grouped in by_sql:
-            items = list(grouped)
-            if len(items) == 1:
-                await self._one_by_one(items)
-                continue
-            try:
-                await self.conn.execute("BEGIN IMMEDIATE")
-                await self.conn.executemany(sql, [w.params for w in items])
-                await self.conn.execute("COMMIT")
-            except Exception:
-                # One row failed and the group was rolled back: run the rows one at a
-                # time, so each caller hears its own result.
-                if self.conn.in_transaction:
-                    await self.conn.execute("ROLLBACK")
-                await self._one_by_one(items)
-                continue
-            for item in items:
-                _settle(item, None)
+        if len(batch) == 1:
+            await self._one_by_one(batch)
+            return
+        groups = [
+            list(items)
+            for _, items in itertools.groupby(sorted(batch, key=lambda w: w.sql), lambda w: w.sql)
+        ]
+        try:
+            await self.conn.execute("BEGIN IMMEDIATE")
+            for items in groups:
+                await self.conn.executemany(items[0].sql, [w.params for w in items])
+            await self.conn.execute("COMMIT")
+        except Exception:
+            # One row failed and the batch was rolled back: run the rows one at a time,
+            # so each caller hears its own result.
+            if self.conn.in_transaction:
+                await self.conn.execute("ROLLBACK")
+            await self._one_by_one(batch)
+            return
+        for item in batch:
+            _settle(item, None)
 
     async def _one_by_one(self, items: list[_Write]) -> None:
         for item in items:
