@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.clock import VIETNAM, Clock, utc_now
-from bot.cpu_worker import CpuWorker
+from bot.cpu_worker import CpuWorker, KeptPhoto
 from bot.declaration_pdf import agency_info, declaration_filename
 from bot.flows import autofill, reminders
 from bot.flows.conversation import PHOTO_FIELDS, Conversation
@@ -158,21 +158,29 @@ class RegistrationService:
             had_consent = False
             replies = [*expired, *self.flow.handle(conv, Event.slash("start"), now)]
             return await self._finish(conv, replies, had_consent, now)
+        indexing: list[asyncio.Future[None]] = []  # a kept photo's row, written with the rest
         if event.kind in ("photo", "document"):
             if self.flow.card_slot(conv):
-                event = await self._scan_card(conv, event, now)
+                event = await self._scan_card(conv, event, now, indexing)
             elif self.flow.photo_slot(conv):
-                event = await self._check_photo(conv, event, now)
+                event = await self._check_photo(conv, event, now, indexing)
         replies = self.flow.handle(conv, event, now)
         if event.kind == "command" and event.command == "status":
             replies += await self._declarations_status(conv.user_key)
-        return await self._finish(conv, replies, had_consent, now)
+        return await self._finish(conv, replies, had_consent, now, indexing)
 
     async def _finish(
-        self, conv: Conversation, replies: list[Reply], had_consent: bool, now: datetime
+        self,
+        conv: Conversation,
+        replies: list[Reply],
+        had_consent: bool,
+        now: datetime,
+        indexing: Collection[Awaitable[None]] = (),
     ) -> Outcome:
         replies = replies + await self._perform(conv, now)
-        await self._persist(conv, had_consent, now)
+        # Issued together, so the database commits them in one batch and the user waits
+        # for one commit, not one per row (storage/db.py, group commit).
+        await asyncio.gather(self._persist(conv, had_consent, now), *indexing)
         return Outcome(conv.locale, replies)
 
     async def _follow(
@@ -260,7 +268,22 @@ class RegistrationService:
         hint = (event.language_hint or "").split("-")[0].lower()
         return hint if hint in LANGUAGES else self.default_locale
 
-    async def _scan_card(self, conv: Conversation, event: Event, now: datetime) -> Event:
+    def _index_photo(
+        self,
+        kept: KeptPhoto,
+        conv: Conversation,
+        now: datetime,
+        indexing: list[asyncio.Future[None]],
+    ) -> None:
+        """Start writing the photo's row now; the step's answer waits for it with the rest.
+        A task, not a bare coroutine: the row is written even if the step then fails."""
+        indexing.append(
+            asyncio.ensure_future(self.photos.record(kept.photo_id, conv.user_key, kept.size, now))
+        )
+
+    async def _scan_card(
+        self, conv: Conversation, event: Event, now: datetime, indexing: list[asyncio.Future[None]]
+    ) -> Event:
         """Read the card's QR off the event loop; a CCCD photo is also kept as an ID photo."""
         if event.photo_problem or not event.data:
             reading = {"kind": None, "problem": event.photo_problem or "not_image"}
@@ -271,17 +294,19 @@ class RegistrationService:
         if reading["kind"] == "cccd":
             kept = await self.cpu.keep_photo(event.data)
             if not isinstance(kept, PhotoProblem):
-                await self.photos.record(kept.photo_id, conv.user_key, kept.size, now)
+                self._index_photo(kept, conv, now, indexing)
                 photo_id = kept.photo_id
         return dataclasses.replace(event, card=reading, photo_id=photo_id, data=None)
 
-    async def _check_photo(self, conv: Conversation, event: Event, now: datetime) -> Event:
+    async def _check_photo(
+        self, conv: Conversation, event: Event, now: datetime, indexing: list[asyncio.Future[None]]
+    ) -> Event:
         kept = await self.cpu.keep_photo(event.data or b"")
         if isinstance(kept, PhotoProblem):
             return dataclasses.replace(
                 event, photo_problem=kept.reason, problem_detail=dict(kept.detail)
             )
-        await self.photos.record(kept.photo_id, conv.user_key, kept.size, now)
+        self._index_photo(kept, conv, now, indexing)
         return dataclasses.replace(event, photo_id=kept.photo_id, data=None)
 
     async def _perform(self, conv: Conversation, now: datetime) -> list[Reply]:
@@ -370,11 +395,13 @@ class RegistrationService:
     async def _persist(self, conv: Conversation, had_consent: bool, now: datetime) -> None:
         if conv.consent is None or conv.state == "cancelled":
             return
-        if not had_consent:
-            await self.conversations.record_consent(
-                conv.user_key, conv.consent["version"], conv.consent["at"]
-            )
         if not conv.answers.get("draft_id"):
             conv.answers["draft_id"] = uuid.uuid4().hex
         conv.touch(now)
-        await self.conversations.save(conv)
+        writes = [self.conversations.save(conv)]
+        if not had_consent:
+            consent = conv.consent
+            writes.append(
+                self.conversations.record_consent(conv.user_key, consent["version"], consent["at"])
+            )
+        await asyncio.gather(*writes)  # one batch, one wait
