@@ -250,8 +250,13 @@ class Database:
         return list(await self.conn.execute_fetchall(sql, tuple(params)))
 
     async def write(self, sql: str, params: Iterable[Any] = ()) -> None:
-        """One autocommitted statement, kept out of any transaction in progress; returns
-        once it is committed (possibly in one round trip with other users' statements)."""
+        """One statement, kept out of any transaction in progress; returns once it is
+        committed (possibly in one round trip with other users' statements).
+
+        Statements issued at the same moment (``asyncio.gather``) share a batch and may be
+        applied in any order: await one before issuing a statement that depends on it, or
+        use ``transaction()``.
+        """
         item = _Write(sql, tuple(params))
         self._queued.append(item)
         self._queue_filled.set()

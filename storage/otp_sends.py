@@ -4,6 +4,7 @@ keyed hash only."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 
 from bot.flows.otp import RESEND_GAP, RESENDS_PER_HOUR
@@ -31,9 +32,12 @@ class OtpSends:
         return max(waits)
 
     async def record(self, address: str, now: datetime) -> None:
-        await self.db.write(
-            "INSERT INTO otp_sends (address, sent_at) VALUES (?, ?)", (address, now.isoformat())
-        )
-        await self.db.write(
-            "DELETE FROM otp_sends WHERE sent_at < ?", ((now - 2 * HOUR).isoformat(),)
+        await asyncio.gather(  # one batch, one wait (storage/db.py)
+            self.db.write(
+                "INSERT INTO otp_sends (address, sent_at) VALUES (?, ?)",
+                (address, now.isoformat()),
+            ),
+            self.db.write(
+                "DELETE FROM otp_sends WHERE sent_at < ?", ((now - 2 * HOUR).isoformat(),)
+            ),
         )
