@@ -14,7 +14,9 @@ up to 180 ms, because the pool feeds its worker only as fast as those threads ge
 Here the event loop itself writes each task to the worker's stdin and reads the answer from
 its stdout (length-prefixed pickles), so there are no helper threads to wait for.
 
-The message catalogues and the photo key are sent once when a worker starts. A checked photo
+A PDF is sent to a worker only when no citizen's photo or QR code is queued there (the
+receipt is already answered; the PDF can wait a few ms). The message catalogues and the
+photo key are sent once when a worker starts. A checked photo
 is sealed into its file by the worker, so only its id comes back. ``workers`` defaults to
 one process per core beyond the first (the event loop keeps one core). A worker that dies
 fails its pending tasks (the citizen gets the usual apology) and is started again on the
@@ -145,6 +147,26 @@ class _Process:
         self.process = process
         self.pending: dict[int, asyncio.Future[Any]] = {}
         self.reader = asyncio.create_task(self._read_answers())
+        self.waiting_users = 0  # tasks someone is waiting for to get their answer
+        self.no_user_waiting = asyncio.Event()
+        self.no_user_waiting.set()
+
+    async def call_for_user(self, call_id: int, name: str, args: tuple[Any, ...]) -> Any:
+        """A task a citizen is waiting for (a photo, a QR code): sent at once."""
+        self.waiting_users += 1
+        self.no_user_waiting.clear()
+        try:
+            return await self.call(call_id, name, args)
+        finally:
+            self.waiting_users -= 1
+            if not self.waiting_users:
+                self.no_user_waiting.set()
+
+    async def call_in_background(self, call_id: int, name: str, args: tuple[Any, ...]) -> Any:
+        """Work nobody is waiting on (a PDF after its receipt): sent when no citizen's task
+        is queued, so a 4.5 ms render never sits in front of someone's photo check."""
+        await self.no_user_waiting.wait()
+        return await self.call(call_id, name, args)
 
     @property
     def alive(self) -> bool:
@@ -245,10 +267,12 @@ class CpuWorker:
         await worker.call(next(self._ids), "ping", ())  # up, initialised, answering
         return worker
 
-    async def _call(self, name: str, *args: Any) -> Any:
+    async def _call(self, name: str, *args: Any, background: bool = False) -> Any:
         processes = await self._ready()
         least_busy = min(processes, key=lambda p: len(p.pending))
-        return await least_busy.call(next(self._ids), name, args)
+        if background:
+            return await least_busy.call_in_background(next(self._ids), name, args)
+        return await least_busy.call_for_user(next(self._ids), name, args)
 
     async def keep_photo(self, data: bytes) -> KeptPhoto | PhotoProblem:
         """Check a photo and seal the stored copy into its file, all in the worker; the
@@ -270,7 +294,9 @@ class CpuWorker:
     ) -> bytes:
         """The declaration PDF (``bot.declaration_pdf``)."""
         copy = dict(agency) if agency else None
-        pdf: bytes = await self._call("render", dict(data), receipt, copy, submitted_at, lang)
+        pdf: bytes = await self._call(
+            "render", dict(data), receipt, copy, submitted_at, lang, background=True
+        )
         return pdf
 
     async def close(self) -> None:
