@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 _HEADER = 4  # bytes of big-endian frame length
 _PROJECT_ROOT = str(Path(__file__).resolve().parent.parent)  # so ``-m bot.cpu_worker`` imports
 _STOP_TIMEOUT = 5.0
+_BACKGROUND_PATIENCE = 1.0  # s a PDF waits for citizens' photo checks before going anyway
 
 
 class WorkerError(RuntimeError):
@@ -164,8 +165,10 @@ class _Process:
 
     async def call_in_background(self, call_id: int, name: str, args: tuple[Any, ...]) -> Any:
         """Work nobody is waiting on (a PDF after its receipt): sent when no citizen's task
-        is queued, so a 4.5 ms render never sits in front of someone's photo check."""
-        await self.no_user_waiting.wait()
+        is queued, so a 4.5 ms render never sits in front of someone's photo check; under
+        sustained load it goes anyway after ``_BACKGROUND_PATIENCE`` seconds."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.no_user_waiting.wait(), _BACKGROUND_PATIENCE)
         return await self.call(call_id, name, args)
 
     @property

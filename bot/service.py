@@ -180,7 +180,10 @@ class RegistrationService:
         replies = replies + await self._perform(conv, now)
         # Issued together, so the database commits them in one batch and the user waits
         # for one commit, not one per row (storage/db.py, group commit).
-        await asyncio.gather(self._persist(conv, had_consent, now), *indexing)
+        if indexing:
+            await asyncio.gather(self._persist(conv, had_consent, now), *indexing)
+        else:  # no gather (and its tasks) for the usual single row
+            await self._persist(conv, had_consent, now)
         return Outcome(conv.locale, replies)
 
     async def _follow(
@@ -398,10 +401,11 @@ class RegistrationService:
         if not conv.answers.get("draft_id"):
             conv.answers["draft_id"] = uuid.uuid4().hex
         conv.touch(now)
-        writes = [self.conversations.save(conv)]
-        if not had_consent:
-            consent = conv.consent
-            writes.append(
-                self.conversations.record_consent(conv.user_key, consent["version"], consent["at"])
-            )
-        await asyncio.gather(*writes)  # one batch, one wait
+        if had_consent:
+            await self.conversations.save(conv)
+            return
+        consent = conv.consent
+        await asyncio.gather(  # one batch, one wait
+            self.conversations.save(conv),
+            self.conversations.record_consent(conv.user_key, consent["version"], consent["at"]),
+        )
