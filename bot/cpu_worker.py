@@ -154,6 +154,24 @@ def serve() -> None:
 
 
 # ------------------------------------------------------------------------- in the bot
+_SPOOL_PREFIX = "vssid-photos-"
+
+
+def _remove_stale_spools() -> None:
+    """Spool folders of bot processes that are gone (killed before they could clean up)."""
+    root = Path(_RAM_FOLDER or tempfile.gettempdir())
+    for folder in root.glob(f"{_SPOOL_PREFIX}*-*"):
+        owner = folder.name.removeprefix(_SPOOL_PREFIX).split("-", 1)[0]
+        if not owner.isdigit() or int(owner) == os.getpid():
+            continue
+        try:
+            os.kill(int(owner), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except PermissionError:
+            continue  # another user's process, alive
+
+
 _PIPE_BYTES = 1 << 20  # Linux's default /proc/sys/fs/pipe-max-size
 
 
@@ -340,10 +358,9 @@ class CpuWorker:
         costs a memory copy, and the worker deletes it as soon as it has read it.
         """
         if self._spool is None or not self._spool.is_dir():
-            shm = Path("/dev/shm")  # noqa: S108 - RAM-backed where it exists; private folder
-            self._spool = Path(
-                tempfile.mkdtemp(prefix="vssid-photos-", dir=shm if shm.is_dir() else None)
-            )
+            _remove_stale_spools()
+            prefix = f"{_SPOOL_PREFIX}{os.getpid()}-"
+            self._spool = Path(tempfile.mkdtemp(prefix=prefix, dir=_RAM_FOLDER))
         fd, path = tempfile.mkstemp(dir=self._spool)
         try:
             os.write(fd, data)

@@ -63,3 +63,36 @@ async def test_a_worker_that_dies_is_replaced_for_the_next_photo(worker: CpuWork
     assert isinstance(kept, KeptPhoto)
     [second] = worker._processes
     assert second is not first
+
+
+async def test_photos_left_behind_by_a_killed_bot_are_removed(
+    worker: CpuWorker, tmp_path: Path
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    import bot.cpu_worker as cpu_worker
+
+    gone = subprocess.run(  # noqa: ASYNC221 - a few ms, to learn a pid that is gone
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    root = Path(cpu_worker._RAM_FOLDER or tmp_path)
+    stale = root / f"vssid-photos-{int(gone.stdout)}-abc"
+    stale.mkdir()
+    (stale / "photo").write_bytes(b"\xff\xd8 an ID card")
+    mine = root / f"vssid-photos-{os.getpid()}-zzz"
+    mine.mkdir()
+    try:
+        fresh = CpuWorker(worker.translator, worker.sealer, workers=1)
+        try:
+            assert isinstance(await fresh.keep_photo(photo_bytes()), KeptPhoto)
+        finally:
+            await fresh.close()
+        assert not stale.exists()
+        assert mine.exists()  # this process is alive
+    finally:
+        mine.rmdir()
