@@ -85,8 +85,8 @@ def _take(path: str) -> bytes:
         os.unlink(path)
 
 
-def _keep_photo(state: _WorkerState, path: str) -> KeptPhoto | PhotoProblem:
-    checked = check_photo(_take(path))
+def _keep_photo(state: _WorkerState, path: str, channel_encoded: bool) -> KeptPhoto | PhotoProblem:
+    checked = check_photo(_take(path), channel_encoded=channel_encoded)
     if isinstance(checked, PhotoProblem):
         return checked
     photo_id = state.sealer.seal(checked.jpeg)
@@ -368,10 +368,14 @@ class CpuWorker:
             os.close(fd)
         return path
 
-    async def keep_photo(self, data: bytes) -> KeptPhoto | PhotoProblem:
+    async def keep_photo(
+        self, data: bytes, *, channel_encoded: bool = False
+    ) -> KeptPhoto | PhotoProblem:
         """Check a photo and seal the stored copy into its file, all in the worker; the
-        caller indexes it (``PhotoStore.record``)."""
-        kept: KeptPhoto | PhotoProblem = await self._call("keep_photo", self._spooled(data))
+        caller indexes it (``PhotoStore.record``). ``channel_encoded``: see
+        ``bot.flows.photos.check_photo``."""
+        path = self._spooled(data)
+        kept: KeptPhoto | PhotoProblem = await self._call("keep_photo", path, channel_encoded)
         return kept
 
     async def scan_card(self, data: bytes) -> CardScan:

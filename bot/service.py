@@ -295,7 +295,7 @@ class RegistrationService:
         reading = autofill.reading_from_scan(scan)
         photo_id = ""
         if reading["kind"] == "cccd":
-            kept = await self.cpu.keep_photo(event.data)
+            kept = await self.cpu.keep_photo(event.data, channel_encoded=event.channel_encoded)
             if not isinstance(kept, PhotoProblem):
                 self._index_photo(kept, conv, now, indexing)
                 photo_id = kept.photo_id
@@ -304,7 +304,7 @@ class RegistrationService:
     async def _check_photo(
         self, conv: Conversation, event: Event, now: datetime, indexing: list[asyncio.Future[None]]
     ) -> Event:
-        kept = await self.cpu.keep_photo(event.data or b"")
+        kept = await self.cpu.keep_photo(event.data or b"", channel_encoded=event.channel_encoded)
         if isinstance(kept, PhotoProblem):
             return dataclasses.replace(
                 event, photo_problem=kept.reason, problem_detail=dict(kept.detail)

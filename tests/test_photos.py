@@ -374,3 +374,28 @@ def test_metadata_hidden_after_the_first_scan_sends_the_photo_through_re_encodin
     assert strip_metadata(hidden) is None
     stored = _ok(check_photo(hidden)).jpeg
     assert b"secret comment" not in stored
+
+
+def test_a_photo_made_by_telegram_is_not_decoded_again_but_a_file_is(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    decoded: list[object] = []
+    real_load = photos.JpegImagePlugin.JpegImageFile.load
+
+    def counting_load(self: Image.Image) -> object:
+        decoded.append(self)
+        return real_load(self)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(photos.JpegImagePlugin.JpegImageFile, "load", counting_load)
+    sent = _encode(_scene(1280, 960), quality=87)
+    as_photo = _ok(check_photo(sent, channel_encoded=True))
+    assert decoded == []
+    as_file = _ok(check_photo(sent))
+    assert len(decoded) == 1
+    assert as_photo == as_file
+
+
+def test_a_telegram_photo_cut_short_in_download_is_still_refused() -> None:
+    sent = _encode(_scene(1280, 960), quality=87)
+    cut = sent[: len(sent) // 2]  # no end marker: the structure check catches it
+    assert _problem(check_photo(cut, channel_encoded=True)).reason == "truncated"

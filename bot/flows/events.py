@@ -31,6 +31,9 @@ class Event:
     contact_is_own: bool = True
     other_kind: str = ""
     language_hint: str | None = None
+    # The channel itself made these image bytes (a Telegram photo is re-encoded by
+    # Telegram's servers), so their pixels need no decoding check (bot.flows.photos).
+    channel_encoded: bool = False
     # Filled in by the service once it has checked a photo: the stored photo's id, or why
     # it was refused (a reason code of ``bot.flows.photos`` and numbers for the message).
     photo_id: str = ""

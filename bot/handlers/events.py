@@ -95,4 +95,5 @@ async def _file_event(message: Message, kind: str, lang: str | None) -> Event:
         file_name=name,
         mime_type=mime,
         language_hint=lang,
+        channel_encoded=kind == "photo",  # Telegram re-encodes what is sent as a photo
     )
