@@ -17,6 +17,12 @@ connection every second (``CHECKPOINT_EVERY``), beside the writes. SQLite's defa
 one inside whichever commit crosses 1,000 WAL pages, and every user whose write was in that
 batch waited for the fsync: at 500 steps/s ``bench/flow.py`` saw p99 answer times of
 46–53 ms with it and 23–27 ms without.
+
+A checkpoint beside busy writers never finishes exactly when a write begins, and only then
+does SQLite start the WAL file over: under the benchmark's load it grew by ~10 MB a second.
+So once it holds more than ``WAL_RESTART_FRAMES``, the checkpointer takes the write lock
+for a moment and finishes the job (``RESTART``: only the frames written since its last
+pass are left to copy), and the next write starts the file over.
 """
 
 from __future__ import annotations
@@ -166,6 +172,8 @@ class _Write:
 
 
 CHECKPOINT_EVERY = 1.0  # seconds between passive WAL checkpoints
+WAL_RESTART_FRAMES = 4000  # ~16 MB of 4 KB pages: then the WAL is started over
+WAL_KEPT_BYTES = 32 * 1024 * 1024  # a WAL file started over is cut back to this size
 
 
 async def _stop(task: asyncio.Task[None] | None) -> None:
@@ -208,17 +216,29 @@ class Database:
         await self.migrate()
         if self.path != ":memory:":
             await self._conn.execute("PRAGMA wal_autocheckpoint=0")  # see the module notes
+            await self._conn.execute(f"PRAGMA journal_size_limit={WAL_KEPT_BYTES}")
             self._checkpointer = await aiosqlite.connect(self.path, isolation_level=None)
             await self._checkpointer.execute("PRAGMA busy_timeout=5000")
             self._checkpoints = asyncio.create_task(self._checkpoint_forever())
         return self
 
     async def _checkpoint_forever(self) -> None:
-        assert self._checkpointer is not None
         while True:
             await asyncio.sleep(CHECKPOINT_EVERY)
-            # PASSIVE never blocks the writers; what it cannot copy now waits for next time.
-            await self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            await self.checkpoint()
+
+    async def checkpoint(self) -> int:
+        """Copy the WAL into the database file; start it over when it has grown long.
+        Returns the WAL's length in frames before this pass."""
+        checkpointer = self._checkpointer
+        if checkpointer is None:
+            return 0
+        # PASSIVE never blocks the writers; what it cannot copy now waits for next time.
+        [(_, frames, _)] = await checkpointer.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")
+        if frames > WAL_RESTART_FRAMES:
+            async with self._write_lock:
+                await checkpointer.execute_fetchall("PRAGMA wal_checkpoint(RESTART)")
+        return int(frames)
 
     async def close(self) -> None:
         writer, self._writer = self._writer, None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -93,3 +94,34 @@ async def test_answers_reach_the_database_file_while_the_bot_runs(
         not path.with_name("c.sqlite3-wal").exists()
         or path.with_name("c.sqlite3-wal").stat().st_size == 0
     )
+
+
+async def test_a_busy_bots_write_ahead_log_is_started_over_and_stays_small(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("storage.db.CHECKPOINT_EVERY", 3600)  # the test calls checkpoint()
+    monkeypatch.setattr("storage.db.WAL_RESTART_FRAMES", 100)
+    db = await Database(tmp_path / "w.sqlite3").open()
+    upsert = "INSERT OR REPLACE INTO answers VALUES (?, ?)"
+    stop = asyncio.Event()
+
+    async def citizens_answering() -> None:  # never a pause for SQLite to restart by itself
+        n = 0
+        while not stop.is_set():
+            await asyncio.gather(*(db.write(upsert, (f"u{i}", f"a{n}" * 200)) for i in range(20)))
+            n += 1
+
+    try:
+        await db.write("CREATE TABLE answers (user_key TEXT PRIMARY KEY, answer TEXT NOT NULL)")
+        writing = asyncio.create_task(citizens_answering())
+        lengths = []
+        for _ in range(12):
+            await asyncio.sleep(0.05)
+            lengths.append(await db.checkpoint())
+        stop.set()
+        await writing
+        assert max(lengths) > 100  # it did grow past the limit…
+        assert any(b < a for a, b in itertools.pairwise(lengths))  # …and was started over
+    finally:
+        stop.set()
+        await db.close()
