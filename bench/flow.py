@@ -2,7 +2,8 @@
 
 What runs: the ``Application`` made by ``bot.handlers.app.build_application`` (real handler,
 real ``RegistrationService`` and flow, real SQLite write-through in a temporary data folder,
-real photo check/encryption, real declaration PDF, and the background submission worker that
+real photo check/encryption and declaration PDF, both in the CPU worker process the bot
+starts (``bot/cpu_worker.py``, as in production), and the background submission worker that
 ``post_init`` starts), fed ``Update.de_json(json.loads(raw), bot)`` through
 ``await app.process_update(update)`` (the webhook path: no updater, no network), on the
 event loop the bot runs on (``bot.event_loop``: uvloop where installed). Every Bot API
