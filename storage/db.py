@@ -172,8 +172,8 @@ class _Write:
 
 
 CHECKPOINT_EVERY = 1.0  # seconds between passive WAL checkpoints
-WAL_RESTART_FRAMES = 4000  # ~16 MB of 4 KB pages: then the WAL is started over
-WAL_KEPT_BYTES = 32 * 1024 * 1024  # a WAL file started over is cut back to this size
+WAL_RESTART_FRAMES = 16_000  # ~64 MB of 4 KB pages: then the WAL is started over
+WAL_KEPT_BYTES = 64 * 1024 * 1024  # a WAL file started over is cut back to this size
 
 
 async def _stop(task: asyncio.Task[None] | None) -> None:
