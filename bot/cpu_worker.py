@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import itertools
 import logging
 import os
@@ -172,41 +171,13 @@ def _remove_stale_spools() -> None:
             continue  # another user's process, alive
 
 
-_PIPE_BYTES = 1 << 20  # Linux's default /proc/sys/fs/pipe-max-size
-
-
-def _widen(pipe_fd: int) -> None:
-    """Let a whole photo (~150 KB; up to a few MB as a file) fit in the worker's stdin pipe.
-
-    With Linux's default 64 KB a photo went over in pieces, one per turn of a busy event
-    loop (~4 ms a turn under load): in ``bench/flow.py`` that capped the worker at ~110–180
-    photos/s, and a photo check took ~500 ms in a closed-loop run for ~2.5 ms of work.
-    Where the call is missing (not Linux) or refused, the default pipe still works.
-    """
-    if hasattr(fcntl, "F_SETPIPE_SZ"):
-        with contextlib.suppress(OSError):
-            fcntl.fcntl(pipe_fd, fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
-
-
-async def _task_pipe() -> tuple[int, asyncio.StreamWriter]:
-    """A pipe for the worker's stdin, made here because neither asyncio nor uvloop lets one
-    resize the pipe of ``stdin=PIPE``: the read end for the child, a writer for the loop."""
-    read_end, write_end = os.pipe()
-    _widen(write_end)
-    loop = asyncio.get_running_loop()
-    transport, protocol = await loop.connect_write_pipe(
-        lambda: asyncio.StreamReaderProtocol(asyncio.StreamReader()),
-        os.fdopen(write_end, "wb", buffering=0),  # the transport owns and closes it
-    )
-    return read_end, asyncio.StreamWriter(transport, protocol, None, loop)
-
-
 class _Process:
     """One worker process and the tasks it has not answered yet."""
 
-    def __init__(self, process: asyncio.subprocess.Process, tasks: asyncio.StreamWriter) -> None:
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        assert process.stdin is not None
         self.process = process
-        self.tasks = tasks  # the worker's stdin
+        self.tasks = process.stdin
         self.pending: dict[int, asyncio.Future[Any]] = {}
         self.reader = asyncio.create_task(self._read_answers())
         self.waiting_users = 0  # tasks someone is waiting for to get their answer
@@ -247,8 +218,10 @@ class _Process:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self.pending[call_id] = future
         try:
+            # No ``drain()``: it waits until the whole write buffer, other users' tasks
+            # queued after this one included, has gone into the pipe. Frames are small
+            # (photos go as files) and bounded by the users waiting for an answer.
             self.send(_frame((call_id, name, args)))
-            await self.tasks.drain()
         except (ConnectionError, RuntimeError) as exc:
             self.pending.pop(call_id, None)
             raise WorkerError(f"worker process unavailable: {exc}") from exc
@@ -321,22 +294,15 @@ class CpuWorker:
     async def _spawn(self) -> _Process:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [_PROJECT_ROOT, env.get("PYTHONPATH")]))
-        read_end, tasks = await _task_pipe()
-        try:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "bot.cpu_worker",
-                stdin=read_end,
-                stdout=asyncio.subprocess.PIPE,
-                env=env,
-            )
-        except BaseException:
-            tasks.close()
-            raise
-        finally:
-            os.close(read_end)  # the child has its copy
-        worker = _Process(process, tasks)
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot.cpu_worker",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            env=env,
+        )
+        worker = _Process(process)
         worker.send(_frame((self.translator, self.sealer)))
         await worker.call(next(self._ids), "ping", ())  # up, initialised, answering
         return worker
@@ -351,7 +317,7 @@ class CpuWorker:
     def _spooled(self, data: bytes) -> str:
         """Leave a photo where the worker will read it, and hand over only its path.
 
-        Through the pipe a photo (~150 KB) went over one pipe-full (64 KB–1 MB) per turn of
+        Through the pipe a photo (~150 KB) went over one pipe-full (64 KB) per turn of
         the event loop, and under load turns are milliseconds apart: the worker sat idle
         while photos queued (``bench/flow.py``: ~400 ms per photo check in a closed loop,
         the worker ~55 % busy). A file in a private RAM-backed folder (0700, the file 0600)
