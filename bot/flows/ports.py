@@ -19,13 +19,9 @@ class ProvinceLike(Protocol):
     def short_name(self) -> str: ...
 
 
-class CommuneLike(Protocol):
-    @property
-    def code(self) -> str: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def short_name(self) -> str: ...
+class CommuneLike(ProvinceLike, Protocol):
+    """A unit of the lower level: named like a province, and inside one."""
+
     @property
     def province_code(self) -> str: ...
 
