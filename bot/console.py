@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
+from bot.clock import Clock, utc_now
 from bot.flows.events import Button, Event, Reply
 from bot.service import Outcome
 from bot.settings import Settings
@@ -95,9 +96,12 @@ class Console:
 
 
 async def run_console(
-    settings: Settings, read_line: Callable[[], str] = sys.stdin.readline, out: TextIO = sys.stdout
+    settings: Settings,
+    read_line: Callable[[], str] = sys.stdin.readline,
+    out: TextIO = sys.stdout,
+    clock: Clock = utc_now,
 ) -> int:
-    parts = await build(settings)
+    parts = await build(settings, clock)
     try:
         console = Console(parts, out)
         console.seen_outbox, _ = await parts.outbox.since(0)

@@ -26,12 +26,12 @@ import contextlib
 import logging
 import random
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
+from bot.clock import Clock, utc_now
 from bot.cpu_worker import CpuWorker
 from bot.declaration_pdf import (
     MIME,
@@ -48,15 +48,10 @@ from storage.db import Database
 from storage.declarations import ClaimedItem, DeclarationStore, Destination, SubmissionOutbox
 
 log = logging.getLogger(__name__)
-Clock = Callable[[], datetime]
 #: Connect within 5 s, the whole answer within 10 s (well inside the claim's lease).
 HTTP_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 #: Fields of a declaration that never leave the database: photo ids mean nothing elsewhere.
 PRIVATE_FIELDS = frozenset({"portrait", "id_front", "id_back", "draft_id"})
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def destinations(submission_url: str | None) -> tuple[Destination, ...]:

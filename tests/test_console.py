@@ -10,12 +10,12 @@ import pytest
 
 from bot.__main__ import main
 from bot.console import run_console
-from tests.conftest import make_settings
+from tests.conftest import FakeClock, make_settings
 from tests.story import TYPED_UNTIL_PHONE, photo_bytes
 
 
 async def test_a_citizen_registers_in_the_terminal_with_photos_as_file_paths(
-    tmp_path: Path,
+    tmp_path: Path, clock: FakeClock
 ) -> None:
     photos = []
     for seed in (1, 2, 3):
@@ -47,7 +47,7 @@ async def test_a_citizen_registers_in_the_terminal_with_photos_as_file_paths(
         return line + "\n"
 
     data_dir = tmp_path / "data"
-    assert await run_console(make_settings(data_dir), read_line, out) == 0
+    assert await run_console(make_settings(data_dir), read_line, out, clock) == 0
     shown = out.getvalue()
     assert "[1] ✅ Tôi đồng ý" in shown
     assert "[dev outbox] sms tới +84983847986" in shown

@@ -339,7 +339,7 @@ async def test_an_item_that_keeps_failing_is_parked_listed_and_can_be_retried(
     assert listed.rstrip().endswith("pending 0, delivered 1, parked 1")
 
     assert await cli("outbox", "--retry", "999") == 2
-    assert await cli("outbox", "--retry", str(item.id)) == 0
+    assert await cli("outbox", "--retry", str(item.id), clock=clock) == 0
     sink.default = 200
     clock.advance(seconds=1)
     assert await run(worker, clock) == 1
@@ -348,10 +348,15 @@ async def test_an_item_that_keeps_failing_is_parked_listed_and_can_be_retried(
     assert "delivered" in capsys.readouterr().out.splitlines()[-2]
 
 
-async def cli(*argv: str) -> int:
-    """``vssid-bot outbox …`` as the operator runs it (its own event loop and connection)."""
+async def cli(*argv: str, clock: FakeClock | None = None) -> int:
+    """``vssid-bot outbox …`` as the operator runs it (its own event loop and connection),
+    on the test's clock when one is given."""
     root = argparse.ArgumentParser(prog="vssid-bot")
-    outbox_cli.register(root.add_subparsers(dest="command", required=True))
+    subparsers = root.add_subparsers(dest="command", required=True)
+    if clock is None:
+        outbox_cli.register(subparsers)
+    else:
+        outbox_cli.register(subparsers, clock=clock)
     args = root.parse_args(argv)
     code: int = await asyncio.wait_for(asyncio.to_thread(args.func, args), LIMIT)
     return code

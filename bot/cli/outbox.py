@@ -14,7 +14,9 @@ import argparse
 import asyncio
 import sys
 from datetime import UTC, datetime
+from functools import partial
 
+from bot.clock import Clock, utc_now
 from bot.settings import Settings
 from storage.db import Database
 from storage.declarations import OutboxItem, SubmissionOutbox
@@ -23,8 +25,11 @@ EXIT_OK = 0
 EXIT_BAD_INPUT = 2
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``outbox`` to the ``vssid-bot`` command."""
+def register(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser], clock: Clock = utc_now
+) -> None:
+    """Add ``outbox`` to the ``vssid-bot`` command; ``clock`` says when "now" is (tests move
+    it, so an item retried now is due for a worker that runs on the same clock)."""
     parser = subparsers.add_parser(
         "outbox", help="submission outbox: list pending and parked items, retry a parked one"
     )
@@ -33,11 +38,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--retry", type=int, metavar="ID", help="put a parked item back in the queue, due now"
     )
     parser.add_argument("--limit", type=int, default=200, help="list at most this many items")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=partial(run, clock=clock))
 
 
-def run(args: argparse.Namespace) -> int:
-    return asyncio.run(_run(args, Settings()))
+def run(args: argparse.Namespace, clock: Clock = utc_now) -> int:
+    return asyncio.run(_run(args, Settings(), clock))
 
 
 def _when(moment: datetime | None) -> str:
@@ -58,12 +63,12 @@ def format_item(item: OutboxItem) -> str:
     )
 
 
-async def _run(args: argparse.Namespace, settings: Settings) -> int:
+async def _run(args: argparse.Namespace, settings: Settings, clock: Clock) -> int:
     db = await Database(settings.database_path).open()
     try:
         outbox = SubmissionOutbox(db)
         if args.retry is not None:
-            if await outbox.retry(args.retry, datetime.now(UTC)):
+            if await outbox.retry(args.retry, clock()):
                 print(f"item #{args.retry} is pending again and due now")  # noqa: T201
                 return EXIT_OK
             print(f"no parked item #{args.retry}", file=sys.stderr)  # noqa: T201

@@ -65,11 +65,11 @@ class FlowBase:
         self.agencies = agencies
         self.otp_secret = otp_secret
 
-    def prompt(self, conv: Conversation, now: datetime | None = None) -> list[Reply]:
+    def prompt(self, conv: Conversation, now: datetime) -> list[Reply]:
         """The question of the current step, as it is asked the first time."""
         asker = getattr(self, f"_ask_{conv.state}", None)
         if asker is not None:
-            replies: list[Reply] = asker(conv, now or datetime.now(VIETNAM))
+            replies: list[Reply] = asker(conv, now)
             return replies
         return [self._question(conv, conv.state)]
 
