@@ -19,6 +19,7 @@ from bot.wiring import Components, build
 from tests.conftest import FakeClock, make_settings
 from tests.servers import HttpSink, Inbox, free_port, smtp_server
 from tests.story import Citizen, code_from_outbox, fill_until_review
+from tests.test_otp_email import build_with_smtp
 
 PHONE_A = "+84983847986"  # what fill_until_review types ("0983 847 986")
 
@@ -76,6 +77,7 @@ async def test_a_code_stays_void_even_when_the_new_phone_must_wait(
     assert citizen.keys[-1] == "otp.wait"
     await citizen.says(code_for_a)
     assert citizen.keys == ["otp.destination_changed"]
+    assert "Gửi lại mã" in citizen.text
     assert await citizen.state() == "otp"
 
 
@@ -260,14 +262,8 @@ async def test_a_failed_sms_can_be_retried_at_once(
 async def test_when_e_mail_fails_the_citizen_can_switch_to_sms_at_once(
     tmp_path: Path, clock: FakeClock, sink: HttpSink
 ) -> None:
-    settings = make_settings(
-        tmp_path,
-        smtp_host="127.0.0.1",
-        smtp_port=free_port(),  # nothing listens: the mail server is down
-        smtp_tls="none",
-        sms_gateway_url=sink.url,
-    )
-    parts = await build(settings, clock)
+    # Nothing listens on the free port: the mail server is down.
+    parts = await build_with_smtp(tmp_path, free_port(), clock, sms_gateway_url=sink.url)
     try:
         citizen = Citizen(parts, "tg:5402")
         await fill_until_review(citizen)
@@ -301,10 +297,7 @@ def refusing_smtp() -> Iterator[int]:
 async def test_the_log_says_why_an_e_mail_failed_with_the_address_masked(
     tmp_path: Path, clock: FakeClock, refusing_smtp: int, caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings = make_settings(
-        tmp_path, smtp_host="127.0.0.1", smtp_port=refusing_smtp, smtp_tls="none"
-    )
-    parts = await build(settings, clock)
+    parts = await build_with_smtp(tmp_path, refusing_smtp, clock)
     caplog.set_level(logging.INFO)  # aiosqlite logs SQL parameters at DEBUG
     try:
         citizen = Citizen(parts, "tg:5403")
@@ -348,14 +341,7 @@ async def test_a_code_e_mail_is_dated_by_the_clock_and_has_a_message_id(
 ) -> None:
     port = free_port()
     with smtp_server(port) as inbox:
-        settings = make_settings(
-            tmp_path,
-            smtp_host="127.0.0.1",
-            smtp_port=port,
-            smtp_tls="none",
-            smtp_from="VssID <no-reply@vssid.test>",
-        )
-        parts = await build(settings, clock)
+        parts = await build_with_smtp(tmp_path, port, clock)
         try:
             citizen = Citizen(parts, "tg:5501")
             await fill_until_review(citizen, email="mai.le@example.com")
