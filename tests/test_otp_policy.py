@@ -223,7 +223,7 @@ async def test_a_locked_address_refuses_codes_held_by_other_accounts(
     assert await holder.state() == "otp"
 
 
-async def test_the_lock_of_one_address_leaves_the_other_channel_to_other_accounts(
+async def test_the_lock_of_one_e_mail_leaves_other_addresses_free(
     parts: Components, clock: FakeClock
 ) -> None:
     locked, other = Citizen(parts, "tg:5301"), Citizen(parts, "tg:5302")
