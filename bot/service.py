@@ -11,32 +11,30 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
-import hmac
 import logging
 import uuid
 import weakref
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from bot.clock import VIETNAM, Clock, utc_now
 from bot.cpu_worker import CpuWorker, KeptPhoto
 from bot.declaration_pdf import agency_info, declaration_filename
 from bot.flows import autofill, reminders
 from bot.flows.conversation import PHOTO_FIELDS, Conversation
-from bot.flows.effects import Discard, EraseUser, SendCode, Submit
+from bot.flows.effects import Discard, EraseUser, LockAddress, SendCode, Submit
 from bot.flows.events import Event, Msg, Reply
 from bot.flows.photos import PhotoProblem
 from bot.flows.registration import RegistrationFlow
 from bot.flows.steps.base import HOTLINE
 from bot.i18n import LANGUAGES, Translator
-from bot.masking import mask_user
+from bot.masking import mask_email, mask_phone, mask_user
 from bot.notify import DeliveryError, Notifier
 from bot.review import Reviews
 from storage.conversations import ConversationStore
 from storage.declarations import DeclarationStore
-from storage.otp_sends import OtpSends
+from storage.otp_sends import OtpLocks, OtpSends
 from storage.photos import PhotoStore
 
 log = logging.getLogger(__name__)
@@ -101,6 +99,7 @@ class RegistrationService:
         self._follow_ups: dict[str, FollowUp] = {}
         self._background: set[asyncio.Task[None]] = set()
         self.otp_sends = OtpSends(conversations.db)
+        self.otp_locks = OtpLocks(conversations.db)
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     def _lock(self, user_key: str) -> asyncio.Lock:
@@ -164,6 +163,9 @@ class RegistrationService:
                 event = await self._scan_card(conv, event, now, indexing)
             elif self.flow.photo_slot(conv):
                 event = await self._check_photo(conv, event, now, indexing)
+        # Code-entry locks follow the address, not the conversation: the flow is told of them.
+        if locks := await self.otp_locks.active(self.flow.code_destinations(conv), now):
+            event = dataclasses.replace(event, otp_locks=locks)
         replies = self.flow.handle(conv, event, now)
         if event.kind == "command" and event.command == "status":
             replies += await self._declarations_status(conv.user_key)
@@ -318,6 +320,8 @@ class RegistrationService:
         for effect in effects:
             if isinstance(effect, SendCode):
                 replies += await self._send_code(conv, effect, now)
+            elif isinstance(effect, LockAddress):
+                await self.otp_locks.lock(effect.destination, effect.until, now)
             elif isinstance(effect, Submit):
                 replies += await self._submit(conv, now)
             elif isinstance(effect, Discard):
@@ -327,25 +331,31 @@ class RegistrationService:
         return replies
 
     async def _send_code(self, conv: Conversation, effect: SendCode, now: datetime) -> list[Reply]:
+        """Reserve the address's slot, then send; a failed delivery gives the slot back."""
         subject = self.translator.text(conv.locale, "otp.message_subject")
         body = self.translator.text(
             conv.locale, "otp.message_body", {"code": effect.code, "minutes": 5}
         )
-        address = self._address_key(effect.to)
-        wait = await self.otp_sends.wait(address, now)
-        if wait > timedelta(0):
-            return self.flow.code_delivery(conv, "busy", int(wait.total_seconds() // 60) + 1)
+        reservation = await self.otp_sends.reserve(effect.destination, now)
+        if reservation.slot is None:
+            minutes = int(reservation.wait.total_seconds() // 60) + 1
+            return self.flow.code_delivery(conv, "busy", minutes)
         try:
             await self.notifier.send(effect.channel, effect.to, subject, body, now)
-        except DeliveryError:
-            log.warning("code delivery failed for %s", mask_user(conv.user_key))
+        except Exception as exc:
+            await self.otp_sends.release(reservation)
+            if not isinstance(exc, DeliveryError):
+                raise
+            shown = mask_email(effect.to) if effect.channel == "email" else mask_phone(effect.to)
+            log.warning(
+                "code delivery by %s to %s failed for %s: %s",
+                effect.channel,
+                shown,
+                mask_user(conv.user_key),
+                exc,
+            )
             return self.flow.code_delivery(conv, "failed")
-        await self.otp_sends.record(address, now)
         return self.flow.code_delivery(conv, "sent")
-
-    def _address_key(self, address: str) -> str:
-        """Throttling counts per address without storing the address itself."""
-        return hmac.new(self.flow.otp_secret, address.encode(), hashlib.sha256).hexdigest()
 
     async def _submit(self, conv: Conversation, now: datetime) -> list[Reply]:
         answers = conv.answers

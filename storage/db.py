@@ -159,6 +159,14 @@ MIGRATIONS: tuple[str, ...] = (
         created_at TEXT NOT NULL
     );
     """,
+    # 7 — code entry locked per address (an HMAC of channel and address) after too many
+    # wrong codes, so /cancel and starting again does not lift the lock (bot/flows/otp.py).
+    """
+    CREATE TABLE otp_locks (
+        address      TEXT PRIMARY KEY,
+        locked_until TEXT NOT NULL
+    );
+    """,
 )
 
 

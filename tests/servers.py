@@ -34,8 +34,8 @@ class Inbox:
 
 
 @contextmanager
-def smtp_server(port: int) -> Iterator[Inbox]:
-    inbox = Inbox()
+def smtp_server(port: int, inbox: Inbox | None = None) -> Iterator[Inbox]:
+    inbox = inbox or Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=port, ready_timeout=5)
     controller.start()
     try:

@@ -21,15 +21,19 @@ def smtp() -> Iterator[tuple[Inbox, int]]:
         yield inbox, port
 
 
-async def build_with_smtp(tmp_path: Path, port: int, clock: FakeClock) -> Components:
-    settings = make_settings(
+async def build_with_smtp(
+    tmp_path: Path, port: int, clock: FakeClock, **settings: object
+) -> Components:
+    """The bot with a plain-text SMTP server on 127.0.0.1:``port`` (and any other settings)."""
+    configured = make_settings(
         tmp_path,
         smtp_host="127.0.0.1",
         smtp_port=port,
         smtp_tls="none",
         smtp_from="VssID <no-reply@vssid.test>",
+        **settings,
     )
-    return await build(settings, clock)
+    return await build(configured, clock)
 
 
 @pytest.fixture

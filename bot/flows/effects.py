@@ -4,16 +4,28 @@ and free of I/O, and the service performs these after the transition."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 
 @dataclass(frozen=True)
 class SendCode:
-    """Deliver a one-time code by e-mail or SMS."""
+    """Deliver a one-time code by e-mail or SMS; ``destination`` is the keyed hash the code
+    is bound to, and what the per-address limits count by (``bot.flows.otp``)."""
 
     channel: Literal["email", "sms"]
     to: str
     code: str
+    destination: str
+
+
+@dataclass(frozen=True)
+class LockAddress:
+    """Five wrong codes: keep code entry to this destination (a keyed hash) locked until
+    ``until`` for every conversation, so /cancel and starting again does not lift it."""
+
+    destination: str
+    until: datetime
 
 
 @dataclass(frozen=True)
@@ -31,4 +43,4 @@ class EraseUser:
     """Delete everything held on the user except what the agency must keep (/deletemydata)."""
 
 
-Effect = SendCode | Submit | Discard | EraseUser
+Effect = SendCode | LockAddress | Submit | Discard | EraseUser

@@ -8,6 +8,7 @@ message *keys* and parameters, never sentences, so the renderer picks the user's
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 EventKind = Literal["text", "photo", "document", "contact", "choice", "command", "other"]
@@ -41,6 +42,9 @@ class Event:
     problem_detail: dict[str, str | int] = field(default_factory=dict)
     # What the service read from a card's QR code in the photo (``bot.flows.autofill``).
     card: dict[str, Any] | None = None
+    # Locks on code entry that the service found for this conversation's destinations
+    # (``bot.flows.otp.destination_key`` → end of the lock), kept by address, not by user.
+    otp_locks: dict[str, datetime] = field(default_factory=dict)
 
     @classmethod
     def typed(cls, text: str) -> Event:

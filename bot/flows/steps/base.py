@@ -179,5 +179,5 @@ class FlowBase:
     def _on_card(self, conv: Conversation, event: Event, now: datetime) -> list[Reply]:
         raise NotImplementedError
 
-    def _send_code(self, conv: Conversation, now: datetime) -> list[Reply]:
+    def _send_code(self, conv: Conversation, event: Event, now: datetime) -> list[Reply]:
         raise NotImplementedError

@@ -7,7 +7,7 @@ from typing import Literal
 
 from bot.flows import otp, validators
 from bot.flows.conversation import Conversation
-from bot.flows.effects import SendCode, Submit
+from bot.flows.effects import LockAddress, SendCode, Submit
 from bot.flows.events import Button, Event, Reply
 from bot.flows.machine import fire
 from bot.flows.steps.base import (
@@ -26,6 +26,22 @@ class CodeSteps(FlowBase):
             return "email", email, mask_email(email)
         phone = conv.answers["phone"]
         return "sms", phone, mask_phone(phone)
+
+    def _destination(self, conv: Conversation) -> str:
+        """The keyed hash of where the code goes now: what a code is bound to."""
+        channel, to, _ = self._code_destination(conv)
+        return otp.destination_key(self.otp_secret, channel, to)
+
+    def code_destinations(self, conv: Conversation) -> list[str]:
+        """Every destination a code may go to from here (e-mail, phone), for the service to
+        look up address locks before the event; none outside the review and the code step."""
+        if conv.state not in ("review", "otp"):
+            return []
+        a = conv.answers
+        found = [otp.destination_key(self.otp_secret, "sms", a["phone"])] if a.get("phone") else []
+        if a.get("email"):
+            found.append(otp.destination_key(self.otp_secret, "email", a["email"]))
+        return found
 
     def _otp_buttons(self, conv: Conversation) -> tuple[tuple[Button, ...], ...]:
         rows: list[tuple[Button, ...]] = [(Button("otp:resend", label_key="btn.resend"),)]
@@ -56,9 +72,15 @@ class CodeSteps(FlowBase):
         )
         return [Reply("otp.choose_channel", buttons=buttons)]
 
-    def _send_code(self, conv: Conversation, now: datetime) -> list[Reply]:
-        wait = otp.resend_wait(conv.otp, now)
+    def _send_code(self, conv: Conversation, event: Event, now: datetime) -> list[Reply]:
+        destination = self._destination(conv)
+        conv.otp = otp.bind(conv.otp, destination)
+        address_lock = event.otp_locks.get(destination)
+        wait = otp.resend_wait(conv.otp, now, destination, address_lock)
         if wait > timedelta(0):
+            lock = otp.locked_until(conv.otp, now, address_lock)
+            if lock is not None and lock - now >= wait:
+                return [self._locked(conv, lock)]
             seconds = int(wait.total_seconds()) + 1
             return [
                 Reply(
@@ -71,9 +93,13 @@ class CodeSteps(FlowBase):
                 )
             ]
         channel, to, _ = self._code_destination(conv)
-        code, conv.otp = otp.issue(conv.otp, self.otp_secret, now)
-        conv.effects.append(SendCode(channel, to, code))
+        code, conv.otp = otp.issue(conv.otp, self.otp_secret, now, destination)
+        conv.effects.append(SendCode(channel, to, code, destination))
         return []  # what to say depends on the delivery: see ``code_delivery``
+
+    def _locked(self, conv: Conversation, until: datetime) -> Reply:
+        time = until.astimezone(VIETNAM).strftime("%H:%M")
+        return Reply("otp.locked", {"time": time}, buttons=self._otp_buttons(conv))
 
     def code_delivery(
         self, conv: Conversation, outcome: Literal["sent", "failed", "busy"], wait_minutes: int = 0
@@ -81,7 +107,8 @@ class CodeSteps(FlowBase):
         """What the user hears once the service has tried to deliver the code.
 
         ``busy``: this address got too many codes lately (from any conversation); the code
-        just made was never sent, so it is voided.
+        just made was never sent, so it is voided. ``failed``: the carrier refused it; it
+        does not count either, so the citizen may retry or switch channel at once.
         """
         channel, _, shown = self._code_destination(conv)
         buttons = self._otp_buttons(conv)
@@ -90,8 +117,7 @@ class CodeSteps(FlowBase):
             return [
                 Reply(f"otp.sent_{channel}", {"to": shown, "minutes": minutes}, buttons=buttons)
             ]
-        if conv.otp:
-            conv.otp["digest"] = ""
+        conv.otp = otp.withdraw(conv.otp)
         if outcome == "busy":
             return [Reply("otp.address_busy", {"minutes": wait_minutes}, buttons=buttons)]
         return [Reply("otp.send_failed", buttons=buttons)]
@@ -105,10 +131,10 @@ class CodeSteps(FlowBase):
     def _on_otp(self, conv: Conversation, event: Event, now: datetime) -> list[Reply]:
         if event.kind == "choice":
             if event.choice == "otp:resend":
-                return self._send_code(conv, now)
+                return self._send_code(conv, event, now)
             if event.choice in ("otp:via:email", "otp:via:sms"):
                 conv.answers["otp_channel"] = event.choice.rpartition(":")[2]
-                return self._send_code(conv, now)
+                return self._send_code(conv, event, now)
             if event.choice == "otp:change":
                 fire(conv, "change_destination")
                 return [Reply("otp.change_hint"), *self.prompt(conv, now)]
@@ -118,7 +144,15 @@ class CodeSteps(FlowBase):
         typed = validators.otp_code(event.text)
         if isinstance(typed, validators.Invalid):
             return self._reject(conv, typed.code)
-        verdict, conv.otp = otp.verify(conv.otp, self.otp_secret, typed.value, now)
+        destination = self._destination(conv)
+        verdict, conv.otp = otp.verify(
+            conv.otp,
+            self.otp_secret,
+            typed.value,
+            now,
+            destination,
+            event.otp_locks.get(destination),
+        )
         if verdict.outcome == "ok":
             conv.attempts.pop("otp", None)
             fire(conv, "verified")
@@ -127,11 +161,11 @@ class CodeSteps(FlowBase):
         if verdict.outcome == "wrong":
             return [Reply("otp.wrong", {"left": verdict.tries_left})]
         if verdict.outcome == "locked" and verdict.locked_until is not None:
-            until = verdict.locked_until.astimezone(VIETNAM).strftime("%H:%M")
-            return [
-                Reply("otp.locked", {"time": until}, buttons=self._otp_buttons(conv)),
-                self._help_offer(conv),
-            ]
+            if verdict.new_lock:
+                conv.effects.append(LockAddress(destination, verdict.locked_until))
+            return [self._locked(conv, verdict.locked_until), self._help_offer(conv)]
+        if verdict.outcome == "moved":
+            return [Reply("otp.destination_changed", buttons=self._otp_buttons(conv))]
         if verdict.outcome == "none" and conv.answers.get("email"):
             return [Reply("otp.choose_first"), *self._choose_channel(conv)]
         return [Reply("otp.expired", buttons=self._otp_buttons(conv))]

@@ -85,5 +85,5 @@ class ReviewSteps(FlowBase):
             fire(conv, "confirm")
             if conv.answers.get("email") and conv.otp is None:
                 return [Reply("review.confirmed", edit=True), *self._choose_channel(conv)]
-            return [Reply("review.confirmed", edit=True), *self._send_code(conv, now)]
+            return [Reply("review.confirmed", edit=True), *self._send_code(conv, event, now)]
         return self._stale(conv, now)
