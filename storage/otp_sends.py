@@ -5,6 +5,7 @@ keyed hash only."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from bot.flows.otp import RESEND_GAP, RESENDS_PER_HOUR
@@ -30,6 +31,23 @@ class OtpSends:
         if len(sent) >= RESENDS_PER_HOUR:
             waits.append(sent[-RESENDS_PER_HOUR] + HOUR - now)
         return max(waits)
+
+    async def forget(self, addresses: Iterable[str], now: datetime) -> None:
+        """Erasure: delete these addresses' records that no longer count for a limit.
+
+        Those of the last hour stay until it ends (``prune``): they are what holds the
+        limits for the address, whoever owns it, and deleting them would let anyone reset
+        the limits by cancelling and starting again. They hold a keyed hash, never the
+        address."""
+        for address in set(addresses):
+            await self.db.write(
+                "DELETE FROM otp_sends WHERE address = ? AND sent_at <= ?",
+                (address, (now - HOUR).isoformat()),
+            )
+
+    async def prune(self, now: datetime) -> None:
+        """Delete every record that no longer counts for a limit (the sweep)."""
+        await self.db.write("DELETE FROM otp_sends WHERE sent_at <= ?", ((now - HOUR).isoformat(),))
 
     async def record(self, address: str, now: datetime) -> None:
         await asyncio.gather(  # one batch, one wait (storage/db.py)

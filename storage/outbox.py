@@ -3,6 +3,7 @@ so nothing is silently dropped and the console can show the one-time code."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -30,6 +31,11 @@ class DevOutbox:
             "VALUES (?, ?, ?, ?, ?)",
             (channel, recipient, subject, body, now.isoformat()),
         )
+
+    async def forget(self, recipients: Iterable[str]) -> None:
+        """Delete every message sent to these addresses (erasure, retention)."""
+        for recipient in set(recipients):
+            await self.db.write("DELETE FROM dev_outbox WHERE recipient = ?", (recipient,))
 
     async def latest(self, recipient: str | None = None, limit: int = 10) -> list[OutboxMessage]:
         where, params = ("WHERE recipient = ?", (recipient,)) if recipient else ("", ())

@@ -73,7 +73,9 @@ class RegistrationFlow(
         with attached(conv):
             conv.receipt = receipt
             fire(conv, "submitted")
-            return self._receipt(conv, fresh=True)
+            replies = self._receipt(conv, fresh=True)
+        conv.forget_answers()
+        return replies
 
     def _command(self, conv: Conversation, event: Event, now: datetime) -> list[Reply]:
         command = event.command
