@@ -84,8 +84,8 @@ class Retention:
         await self.notices.forget(conv.user_key, keep_pending=bool(kept))
         return kept
 
-    async def sweep(self, now: datetime) -> list[str]:
-        """Purge the declarations whose period has ended; returns their receipts."""
+    async def sweep(self, now: datetime) -> list[StoredDeclaration]:
+        """Purge the declarations whose period has ended; returns them as they were."""
         await self.otp_sends.prune(now)
         purged = []
         for declaration in await self.declarations.due_for_purge(now - self.period):
@@ -99,7 +99,7 @@ class Retention:
                     declaration.receipt,
                     dropped,
                 )
-            purged.append(declaration.receipt)
+            purged.append(declaration)
         if purged:
             log.info("retention: personal data of %d declarations deleted", len(purged))
         return purged

@@ -103,7 +103,9 @@ class RegistrationService:
         self._follow_ups: dict[str, FollowUp] = {}
         self._background: set[asyncio.Task[None]] = set()
         self.otp_sends = OtpSends(conversations.db)
-        self.retention = Retention(conversations, declarations, photos, self._address_key, retention)
+        self.retention = Retention(
+            conversations, declarations, photos, self._address_key, retention
+        )
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     def _lock(self, user_key: str) -> asyncio.Lock:
@@ -252,8 +254,18 @@ class RegistrationService:
                     conv.reminded_at = now.isoformat()
                     await self.conversations.save(conv)  # not touched: silence goes on
                     notices.append(Notice(user_key, conv.locale, replies))
-        await self.retention.sweep(now)
+        for purged in await self.retention.sweep(now):
+            await self._forget_finished_answers(purged.user_key)
         return notices + await self._stored_notices()
+
+    async def _forget_finished_answers(self, user_key: str) -> None:
+        """A conversation finished before answers were forgotten at submission still holds
+        them: its declaration's retention has ended, so they go now."""
+        async with self._lock(user_key):
+            conv = await self.conversations.load(user_key)
+            if conv is not None and conv.holds_finished_answers():
+                conv.forget_answers()
+                await self.conversations.save(conv)
 
     async def _stored_notices(self) -> list[Notice]:
         """Decisions and expiries of submitted declarations, waiting to be told."""

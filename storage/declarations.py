@@ -143,7 +143,9 @@ class DeclarationStore:
     async def undecided(self) -> list[StoredDeclaration]:
         return await self._select("WHERE status = 'submitted' ORDER BY id", ())
 
-    async def due_for_purge(self, decided_before: datetime, limit: int = 200) -> list[StoredDeclaration]:
+    async def due_for_purge(
+        self, decided_before: datetime, limit: int = 200
+    ) -> list[StoredDeclaration]:
         """Decided (or expired) before ``decided_before`` and still holding personal data."""
         return await self._select(
             "WHERE decided_at IS NOT NULL AND decided_at <= ? AND purged_at IS NULL "

@@ -300,3 +300,45 @@ async def test_a_decision_not_yet_told_is_still_told_after_delete_my_data(
     await deletes_their_data(citizen, FakeClock())
     [notice] = await parts.service.sweep()
     assert notice.user_key == "tg:1001" and notice.replies[0].key == "decision.rejected"
+
+
+# ------------------------------------------------------------------ rows finished before
+
+
+async def finished_before_answers_were_forgotten(citizen: Citizen) -> str:
+    """A conversation row as a bot that kept the answers after submission left it."""
+    receipt = await submitted(citizen)
+    conversations = citizen.parts.service.conversations
+    conv = await conversations.load(citizen.user_key)
+    [declaration] = await citizen.parts.service.declarations.for_user(citizen.user_key)
+    assert conv is not None
+    conv.answers = {**declaration.data, "draft_id": conv.answers["draft_id"]}
+    await conversations.save(conv)
+    return receipt
+
+
+async def stored_conversation(parts: Components) -> str:
+    [(raw,)] = await parts.db.fetch("SELECT data FROM conversations WHERE user_key = 'tg:1001'")
+    return str(raw)
+
+
+async def test_an_old_finished_conversation_forgets_its_answers_at_the_next_message(
+    citizen: Citizen, parts: Components
+) -> None:
+    receipt = await finished_before_answers_were_forgotten(citizen)
+    assert "Nguyễn Văn An" in await stored_conversation(parts)
+    await citizen.command("start")
+    assert receipt in citizen.text
+    assert "Nguyễn Văn An" not in await stored_conversation(parts)
+
+
+async def test_an_old_finished_conversation_forgets_its_answers_when_the_retention_ends(
+    citizen: Citizen, parts: Components, clock: FakeClock
+) -> None:
+    receipt = await finished_before_answers_were_forgotten(citizen)
+    assert await parts.reviews.decide(receipt, "approved")
+    clock.advance(days=30, minutes=1)
+    await parts.service.sweep()
+    assert "Nguyễn Văn An" not in await stored_conversation(parts)
+    await citizen.command("status")
+    assert "đã được duyệt" in status_line(citizen.text, receipt)

@@ -127,6 +127,10 @@ class Conversation:
         self.note_contacts()
         return set(self.contacts)
 
+    def holds_finished_answers(self) -> bool:
+        """Finished, yet holding answers (a row stored before they were forgotten)."""
+        return self.state == "done" and bool(self.answers.keys() - set(KEPT_AFTER_SUBMIT))
+
     def forget_answers(self) -> None:
         """The declaration is stored: keep only what answers /start and /status."""
         self.answers = {k: v for k, v in self.answers.items() if k in KEPT_AFTER_SUBMIT}

@@ -49,6 +49,8 @@ class RegistrationFlow(
     # ------------------------------------------------------------------ entry points
     def handle(self, conv: Conversation, event: Event, now: datetime) -> list[Reply]:
         """Answer one event; the machine is attached only for its duration."""
+        if conv.holds_finished_answers():
+            conv.forget_answers()  # a row finished before answers were forgotten at submission
         with attached(conv):
             if event.kind == "command":
                 return self._command(conv, event, now)
