@@ -58,6 +58,19 @@ def status_line(text: str, receipt: str) -> str:
     return found.group(0)
 
 
+async def status_of(citizen: Citizen, receipt: str) -> str:
+    """What /status says of this declaration."""
+    await citizen.command("status")
+    return status_line(citizen.text, receipt)
+
+
+async def swept(parts: Components) -> dict[str, object]:
+    """Run the sweep; the data of the citizen's one declaration after it."""
+    await parts.service.sweep()
+    [declaration] = await parts.service.declarations.for_user("tg:1001")
+    return declaration.data
+
+
 # ------------------------------------------------------------------ at submission
 
 
@@ -76,9 +89,7 @@ async def test_the_answers_leave_the_conversation_once_the_declaration_is_stored
     # The declaration itself is whole, and the citizen still finds it.
     [declaration] = await parts.service.declarations.for_user("tg:1001")
     assert declaration.data["full_name"] == "Nguyễn Văn An"
-    await citizen.command("status")
-    assert receipt in citizen.text
-    assert "chờ cơ quan BHXH xét duyệt" in status_line(citizen.text, receipt)
+    assert "chờ cơ quan BHXH xét duyệt" in await status_of(citizen, receipt)
 
 
 async def test_a_portrait_replaced_at_the_review_is_deleted_when_the_declaration_is_stored(
@@ -124,8 +135,7 @@ async def test_thirty_days_after_the_decision_only_receipt_agency_dates_and_outc
     assert await count(parts, "user_notices") == 0
     [(raw,)] = await parts.db.fetch("SELECT data FROM declarations")
     assert "Nguyễn Văn An" not in raw
-    await citizen.command("status")
-    line = status_line(citizen.text, receipt)
+    line = await status_of(citizen, receipt)
     assert "nộp ngày 23/11/2026" in line and "đã được duyệt" in line
     assert re.search(r"cơ quan \d+", line)
 
@@ -137,27 +147,22 @@ async def test_an_undecided_declaration_is_purged_thirty_days_after_its_expiry(
     clock.advance(days=10, minutes=1)
     await parts.service.sweep()  # expired: nobody decided within 10 days
     clock.advance(days=29)
-    await parts.service.sweep()
-    [declaration] = await parts.service.declarations.for_user("tg:1001")
-    assert declaration.status == "expired" and declaration.data["id_number"] == "001099012345"
+    assert (await swept(parts))["id_number"] == "001099012345"
     clock.advance(days=1, minutes=1)
-    await parts.service.sweep()
-    [declaration] = await parts.service.declarations.for_user("tg:1001")
-    assert declaration.data == {}
-    await citizen.command("status")
-    assert "hết hạn" in status_line(citizen.text, receipt)
+    assert await swept(parts) == {}
+    assert "hết hạn" in await status_of(citizen, receipt)
 
 
-async def test_a_waiting_declaration_keeps_its_data_however_long_it_waits(
+async def test_the_thirty_days_count_from_the_decision_not_from_the_submission(
     citizen: Citizen, parts: Components, clock: FakeClock
 ) -> None:
-    """Only a decision or the expiry starts the count: a stored declaration is not purged
-    while the agency may still need it (here the expiry sweep has not run yet)."""
     receipt = await submitted(citizen)
     clock.advance(days=9)
-    await parts.service.sweep()
-    declaration = await parts.service.declarations.by_receipt(receipt)
-    assert declaration is not None and declaration.data["full_name"] == "Nguyễn Văn An"
+    assert await parts.reviews.decide(receipt, "approved")
+    clock.advance(days=25)  # 34 days after the submission, 25 after the decision
+    assert (await swept(parts))["full_name"] == "Nguyễn Văn An"
+    clock.advance(days=5, minutes=1)
+    assert await swept(parts) == {}
 
 
 @pytest.fixture
@@ -178,11 +183,8 @@ async def test_the_retention_period_is_set_by_retention_days(
     receipt = await submitted(citizen)
     assert await week_parts.reviews.decide(receipt, "rejected", "Ảnh CCCD bị mờ")
     clock.advance(days=7, minutes=1)
-    await week_parts.service.sweep()
-    [declaration] = await week_parts.service.declarations.for_user("tg:1001")
-    assert declaration.data == {}
-    await citizen.command("status")
-    assert "bị từ chối – lý do: Ảnh CCCD bị mờ" in status_line(citizen.text, receipt)
+    assert await swept(week_parts) == {}
+    assert "bị từ chối – lý do: Ảnh CCCD bị mờ" in await status_of(citizen, receipt)
 
 
 def test_retention_days_defaults_to_30_and_refuses_a_negative_period(
@@ -280,24 +282,24 @@ async def test_a_submitted_citizens_erasure_reaches_the_address_changed_before_s
 
 
 async def test_delete_my_data_erases_the_notices_already_told(
-    citizen: Citizen, parts: Components
+    citizen: Citizen, parts: Components, clock: FakeClock
 ) -> None:
     receipt = await submitted(citizen)
     assert await parts.reviews.decide(receipt, "approved")
     [notice] = await parts.service.sweep()
     assert notice.notice_id is not None
     await parts.service.notice_delivered(notice.notice_id)
-    await deletes_their_data(citizen, FakeClock())
+    await deletes_their_data(citizen, clock)
     assert await count(parts, "user_notices") == 0
 
 
 async def test_a_decision_not_yet_told_is_still_told_after_delete_my_data(
-    citizen: Citizen, parts: Components
+    citizen: Citizen, parts: Components, clock: FakeClock
 ) -> None:
     """The declaration stays (the agency must keep it), so its outcome is still owed."""
     receipt = await submitted(citizen)
     assert await parts.reviews.decide(receipt, "rejected", "Ảnh mờ")
-    await deletes_their_data(citizen, FakeClock())
+    await deletes_their_data(citizen, clock)
     [notice] = await parts.service.sweep()
     assert notice.user_key == "tg:1001" and notice.replies[0].key == "decision.rejected"
 
@@ -340,5 +342,4 @@ async def test_an_old_finished_conversation_forgets_its_answers_when_the_retenti
     clock.advance(days=30, minutes=1)
     await parts.service.sweep()
     assert "Nguyễn Văn An" not in await stored_conversation(parts)
-    await citizen.command("status")
-    assert "đã được duyệt" in status_line(citizen.text, receipt)
+    assert "đã được duyệt" in await status_of(citizen, receipt)
