@@ -39,11 +39,9 @@ class OtpSends:
         limits for the address, whoever owns it, and deleting them would let anyone reset
         the limits by cancelling and starting again. They hold a keyed hash, never the
         address."""
-        for address in set(addresses):
-            await self.db.write(
-                "DELETE FROM otp_sends WHERE address = ? AND sent_at <= ?",
-                (address, (now - HOUR).isoformat()),
-            )
+        sql = "DELETE FROM otp_sends WHERE address = ? AND sent_at <= ?"
+        before = (now - HOUR).isoformat()
+        await asyncio.gather(*(self.db.write(sql, (a, before)) for a in set(addresses)))
 
     async def prune(self, now: datetime) -> None:
         """Delete every record that no longer counts for a limit (the sweep)."""

@@ -153,6 +153,19 @@ async def test_an_undecided_declaration_is_purged_thirty_days_after_its_expiry(
     assert "hết hạn" in await status_of(citizen, receipt)
 
 
+async def test_a_copy_still_undelivered_when_the_retention_ends_is_dropped_not_sent_empty(
+    citizen: Citizen, parts: Components, clock: FakeClock
+) -> None:
+    receipt = await submitted(citizen)  # the worker never ran: the e-mail copy waits
+    assert await parts.reviews.decide(receipt, "approved")
+    clock.advance(days=30, minutes=1)
+    assert await swept(parts) == {}
+    items = await parts.worker.outbox.for_declaration(receipt)
+    assert [i.status for i in items if i.status != "delivered"] == []
+    assert await parts.worker.run_once() == 0
+    assert await recipients(parts) == set()
+
+
 async def test_the_thirty_days_count_from_the_decision_not_from_the_submission(
     citizen: Citizen, parts: Components, clock: FakeClock
 ) -> None:
