@@ -16,21 +16,23 @@ import uuid
 import weakref
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.clock import VIETNAM, Clock, utc_now
 from bot.cpu_worker import CpuWorker, KeptPhoto
 from bot.declaration_pdf import agency_info, declaration_filename
-from bot.flows import autofill, reminders
-from bot.flows.conversation import PHOTO_FIELDS, Conversation
+from bot.flows import autofill, otp, reminders
+from bot.flows.conversation import Conversation
 from bot.flows.effects import Discard, EraseUser, LockAddress, SendCode, Submit
 from bot.flows.events import Event, Msg, Reply
+from bot.flows.otp import Channel
 from bot.flows.photos import PhotoProblem
 from bot.flows.registration import RegistrationFlow
 from bot.flows.steps.base import HOTLINE
 from bot.i18n import LANGUAGES, Translator
 from bot.masking import mask_email, mask_phone, mask_user
 from bot.notify import DeliveryError, Notifier
+from bot.retention import DEFAULT_PERIOD, Retention
 from bot.review import Reviews
 from storage.conversations import ConversationStore
 from storage.declarations import DeclarationStore
@@ -83,6 +85,7 @@ class RegistrationService:
         on_submitted: Callable[[], None] | None = None,
         reviews: Reviews | None = None,
         cpu: CpuWorker | None = None,
+        retention: timedelta = DEFAULT_PERIOD,
     ) -> None:
         self.flow = flow
         self.conversations = conversations
@@ -100,6 +103,9 @@ class RegistrationService:
         self._background: set[asyncio.Task[None]] = set()
         self.otp_sends = OtpSends(conversations.db)
         self.otp_locks = OtpLocks(conversations.db)
+        self.retention = Retention(
+            conversations, declarations, photos, self._address_key, retention
+        )
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     def _lock(self, user_key: str) -> asyncio.Lock:
@@ -226,7 +232,8 @@ class RegistrationService:
         ]
 
     async def sweep(self, now: datetime | None = None) -> list[Notice]:
-        """Remind quiet users and delete drafts past their 10 days; returns what to tell whom.
+        """Remind quiet users, delete drafts past their 10 days and the personal data of
+        declarations past their retention; returns what to tell whom.
 
         Driven by the database alone, so it can run at start-up and on a timer, and a
         restart loses nothing.
@@ -250,7 +257,18 @@ class RegistrationService:
                     conv.reminded_at = now.isoformat()
                     await self.conversations.save(conv)  # not touched: silence goes on
                     notices.append(Notice(user_key, conv.locale, replies))
+        for purged in await self.retention.sweep(now):
+            await self._forget_finished_answers(purged.user_key)
         return notices + await self._stored_notices()
+
+    async def _forget_finished_answers(self, user_key: str) -> None:
+        """A conversation finished before answers were forgotten at submission still holds
+        them: its declaration's retention has ended, so they go now."""
+        async with self._lock(user_key):
+            conv = await self.conversations.load(user_key)
+            if conv is not None and conv.holds_finished_answers():
+                conv.forget_answers()
+                await self.conversations.save(conv)
 
     async def _stored_notices(self) -> list[Notice]:
         """Decisions and expiries of submitted declarations, waiting to be told."""
@@ -325,9 +343,9 @@ class RegistrationService:
             elif isinstance(effect, Submit):
                 replies += await self._submit(conv, now)
             elif isinstance(effect, Discard):
-                await self._discard(conv)
+                await self.retention.forget_user(conv, now)
             elif isinstance(effect, EraseUser):
-                replies += await self._erase(conv)
+                replies += await self._erase(conv, now)
         return replies
 
     async def _send_code(self, conv: Conversation, effect: SendCode, now: datetime) -> list[Reply]:
@@ -357,6 +375,11 @@ class RegistrationService:
             return self.flow.code_delivery(conv, "failed")
         return self.flow.code_delivery(conv, "sent")
 
+    def _address_key(self, address: str) -> str:
+        """The key code records are kept under for a phone or e-mail the citizen gave."""
+        channel: Channel = "email" if "@" in address else "sms"
+        return otp.destination_key(self.flow.otp_secret, channel, address)
+
     async def _submit(self, conv: Conversation, now: datetime) -> list[Reply]:
         answers = conv.answers
         data = {
@@ -373,6 +396,7 @@ class RegistrationService:
             destinations=self.destinations,
         )
         log.info("declaration %s submitted by %s", receipt, mask_user(conv.user_key))
+        await self.retention.after_submit(conv, data, now)
         agency = agency_info(self.flow.agencies.by_code(answers["agency_code"]))
         locale = conv.locale
 
@@ -388,21 +412,10 @@ class RegistrationService:
         self._follow_ups[conv.user_key] = document
         return self.flow.after_submit(conv, receipt, now)
 
-    async def _discard(self, conv: Conversation) -> None:
-        kept: set[str] = set()
-        for declaration in await self.declarations.for_user(conv.user_key):
-            kept.update(str(declaration.data.get(f)) for f in PHOTO_FIELDS)
-        await self.photos.delete_for_user(conv.user_key, keep=kept)
-        await self.conversations.delete(conv.user_key)
-
-    async def _erase(self, conv: Conversation) -> list[Reply]:
-        """/deletemydata: drafts, photos, consents and dev-outbox copies go; a submitted
+    async def _erase(self, conv: Conversation, now: datetime) -> list[Reply]:
+        """/deletemydata: every trace goes (``Retention.forget_user``); a submitted
         declaration stays, because the agency must keep it, and the user is told so."""
-        await self._discard(conv)
-        kept = await self.declarations.for_user(conv.user_key)
-        contacts = {str(v) for d in kept for k, v in d.data.items() if k in ("email", "phone")}
-        contacts.update(str(conv.answers[k]) for k in ("email", "phone") if conv.answers.get(k))
-        await self.conversations.erase_traces(conv.user_key, contacts, keep_consents=bool(kept))
+        kept = await self.retention.forget_user(conv, now)
         return [Reply("erase.kept", {"receipt": d.receipt}) for d in kept]
 
     async def _persist(self, conv: Conversation, had_consent: bool, now: datetime) -> None:
@@ -410,6 +423,7 @@ class RegistrationService:
             return
         if not conv.answers.get("draft_id"):
             conv.answers["draft_id"] = uuid.uuid4().hex
+        conv.note_contacts()  # erasure must find every address, also one changed since
         conv.touch(now)
         if had_consent:
             await self.conversations.save(conv)

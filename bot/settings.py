@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     staff_chat_id: int | None = None
     staff_user_ids: str = ""
     bot_default_locale: Literal["vi", "en"] = "vi"
+    #: Days a decided or expired declaration keeps its personal fields, PDF and photos.
+    retention_days: int = Field(default=30, ge=0)
 
     @property
     def api_root(self) -> str:

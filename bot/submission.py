@@ -26,7 +26,7 @@ import contextlib
 import logging
 import random
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx

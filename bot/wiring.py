@@ -7,6 +7,7 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
 from bot.clock import Clock, utc_now
 from bot.cpu_worker import CpuWorker
@@ -105,5 +106,6 @@ async def build(settings: Settings, clock: Clock = utc_now) -> Components:
         on_submitted=worker.wake,
         reviews=reviews,
         cpu=cpu,
+        retention=timedelta(days=settings.retention_days),
     )
     return Components(settings, db, service, translator, outbox, worker, reviews)

@@ -73,11 +73,9 @@ class ConversationStore:
         )
         return [str(r[0]) for r in rows]
 
-    async def erase_traces(self, user_key: str, contacts: set[str], *, keep_consents: bool) -> None:
-        """Forget a user: the row, the dev-outbox copies sent to them and, unless a submitted
-        declaration still rests on it, the record of their consent."""
+    async def erase_traces(self, user_key: str, *, keep_consents: bool) -> None:
+        """Forget a user: the row and, unless a submitted declaration still rests on it, the
+        record of their consent."""
         await self.delete(user_key)
-        for contact in contacts:
-            await self.db.write("DELETE FROM dev_outbox WHERE recipient = ?", (contact,))
         if not keep_consents:
             await self.db.write("DELETE FROM consents WHERE user_key = ?", (user_key,))

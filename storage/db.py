@@ -167,6 +167,12 @@ MIGRATIONS: tuple[str, ...] = (
         locked_until TEXT NOT NULL
     );
     """,
+    # 8 — retention: when a declaration's personal fields, PDF and photos were deleted
+    # (RETENTION_DAYS after its decision or expiry); the sweep finds those due by decided_at.
+    """
+    ALTER TABLE declarations ADD COLUMN purged_at TEXT;
+    CREATE INDEX declarations_to_purge ON declarations(decided_at) WHERE purged_at IS NULL;
+    """,
 )
 
 

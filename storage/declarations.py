@@ -29,6 +29,8 @@ DESTINATIONS: tuple[Destination, ...] = ("review_queue", "email_copy", "agency_e
 DEFAULT_DESTINATIONS: tuple[Destination, ...] = ("review_queue", "email_copy")
 STATUSES = ("pending", "delivered", "parked")
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+#: What a purged declaration's data becomes (``DeclarationStore.purge``).
+_PURGED = "{}"
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,33 @@ class DeclarationStore:
 
     async def undecided(self) -> list[StoredDeclaration]:
         return await self._select("WHERE status = 'submitted' ORDER BY id", ())
+
+    async def due_for_purge(
+        self, decided_before: datetime, limit: int = 200
+    ) -> list[StoredDeclaration]:
+        """Decided (or expired) before ``decided_before`` and still holding personal data."""
+        return await self._select(
+            "WHERE decided_at IS NOT NULL AND decided_at <= ? AND purged_at IS NULL "
+            "ORDER BY decided_at LIMIT ?",
+            (decided_before.isoformat(), limit),
+        )
+
+    async def purge(self, receipt: str, now: datetime) -> int:
+        """Delete the declaration's personal fields and its PDF, in one transaction; the
+        receipt, agency, dates and outcome stay for /status. Deliveries still undelivered
+        are dropped with them (there is nothing left to send); returns how many."""
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE declarations SET data = ?, purged_at = ? WHERE receipt = ?",
+                (_PURGED, now.isoformat(), receipt),
+            )
+            await conn.execute("DELETE FROM declaration_documents WHERE receipt = ?", (receipt,))
+            cursor = await conn.execute(
+                "DELETE FROM submission_outbox WHERE status != 'delivered' AND declaration_id "
+                "IN (SELECT id FROM declarations WHERE receipt = ?)",
+                (receipt,),
+            )
+            return int(cursor.rowcount)
 
     async def _select(self, where: str, params: tuple[Any, ...]) -> list[StoredDeclaration]:
         rows = await self.db.fetch(

@@ -32,6 +32,20 @@ class UserNotices:
             (user_key, key, json.dumps(params, ensure_ascii=False), now.isoformat()),
         )
 
+    async def forget(self, user_key: str, *, keep_pending: bool) -> None:
+        """Delete the user's notices; with ``keep_pending``, those not yet delivered stay
+        (the outcome of a declaration the agency keeps is still owed to the user)."""
+        await self.db.write(
+            "DELETE FROM user_notices WHERE user_key = ? AND (sent_at IS NOT NULL OR NOT ?)",
+            (user_key, keep_pending),
+        )
+
+    async def forget_about(self, receipt: str) -> None:
+        """Delete the notices about one declaration (its retention has ended)."""
+        await self.db.write(
+            "DELETE FROM user_notices WHERE json_extract(params, '$.receipt') = ?", (receipt,)
+        )
+
     async def pending(self, limit: int = 200) -> list[PendingNotice]:
         rows = await self.db.fetch(
             "SELECT id, user_key, key, params FROM user_notices WHERE sent_at IS NULL "

@@ -6,7 +6,7 @@ them. Addresses are stored as a keyed hash only (``bot.flows.otp.destination_key
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -37,6 +37,21 @@ def _wait(sent: list[datetime], now: datetime) -> timedelta:
 class OtpSends:
     def __init__(self, db: Database) -> None:
         self.db = db
+
+    async def forget(self, addresses: Iterable[str], now: datetime) -> None:
+        """Erasure: delete these addresses' records that no longer count for a limit.
+
+        Those of the last hour stay until it ends (``prune``): they are what holds the
+        limits for the address, whoever owns it, and deleting them would let anyone reset
+        the limits by cancelling and starting again. They hold a keyed hash, never the
+        address."""
+        sql = "DELETE FROM otp_sends WHERE address = ? AND sent_at <= ?"
+        before = (now - HOUR).isoformat()
+        await asyncio.gather(*(self.db.write(sql, (a, before)) for a in set(addresses)))
+
+    async def prune(self, now: datetime) -> None:
+        """Delete every record that no longer counts for a limit (the sweep)."""
+        await self.db.write("DELETE FROM otp_sends WHERE sent_at <= ?", ((now - HOUR).isoformat(),))
 
     async def reserve(self, address: str, now: datetime) -> Reservation:
         """Count this address's recent codes and take a slot for the next in one

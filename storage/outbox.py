@@ -3,6 +3,8 @@ so nothing is silently dropped and the console can show the one-time code."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -30,6 +32,11 @@ class DevOutbox:
             "VALUES (?, ?, ?, ?, ?)",
             (channel, recipient, subject, body, now.isoformat()),
         )
+
+    async def forget(self, recipients: Iterable[str]) -> None:
+        """Delete every message sent to these addresses (erasure, retention)."""
+        sql = "DELETE FROM dev_outbox WHERE recipient = ?"
+        await asyncio.gather(*(self.db.write(sql, (r,)) for r in set(recipients)))
 
     async def latest(self, recipient: str | None = None, limit: int = 10) -> list[OutboxMessage]:
         where, params = ("WHERE recipient = ?", (recipient,)) if recipient else ("", ())

@@ -33,6 +33,13 @@ DECLARATION_FIELDS = (
 #: The declaration's photos, in the order they are asked.
 PHOTO_FIELDS = ("portrait", "id_front", "id_back")
 
+#: Answers a finished conversation keeps: enough to show the receipt again, nothing
+#: personal (the declaration itself is in the declarations table).
+KEPT_AFTER_SUBMIT = ("agency_code", "draft_id")
+
+#: Answers that are addresses a message may have been sent to.
+CONTACT_FIELDS = ("phone", "email")
+
 #: Attributes that live only for one event.
 _NOT_STORED = frozenset({"user_key", "effects"})
 
@@ -65,6 +72,9 @@ class Conversation:
     updated_at: str = ""
     reminders: int = 0
     reminded_at: str = ""
+    #: Every phone and e-mail the user gave in this draft, also those changed since:
+    #: codes may have gone to any of them, and erasure must find those messages.
+    contacts: list[str] = field(default_factory=list)
     effects: list[Effect] = field(default_factory=list, repr=False)
 
     # Conditions used by the state machine's transitions (declared by name there).
@@ -105,6 +115,29 @@ class Conversation:
             if not self.answers.get(name):
                 missing.append(name)
         return missing
+
+    def note_contacts(self) -> None:
+        """Remember the current phone and e-mail among the addresses given."""
+        for name in CONTACT_FIELDS:
+            value = self.answers.get(name)
+            if value and value not in self.contacts:
+                self.contacts.append(str(value))
+
+    def contacts_given(self) -> set[str]:
+        self.note_contacts()
+        return set(self.contacts)
+
+    def holds_finished_answers(self) -> bool:
+        """Finished, yet holding answers (a row stored before they were forgotten)."""
+        return self.state == "done" and bool(self.answers.keys() - set(KEPT_AFTER_SUBMIT))
+
+    def forget_answers(self) -> None:
+        """The declaration is stored: keep only what answers /start and /status."""
+        self.answers = {k: v for k, v in self.answers.items() if k in KEPT_AFTER_SUBMIT}
+        self.attempts = {}
+        self.listing = {}
+        self.otp = None
+        self.contacts = []
 
     def to_json(self) -> str:
         stored = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _NOT_STORED}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bot.clock import VIETNAM
 from bot.flows import autofill
 from bot.flows.conversation import Conversation
 from bot.flows.effects import Discard, EraseUser, Submit
@@ -22,7 +23,6 @@ from bot.flows.steps.answers import AnswerSteps
 from bot.flows.steps.base import (
     HOTLINE,
     MAX_MESSAGE,
-    VIETNAM,
     one_row,
 )
 from bot.flows.steps.cards import CardSteps
@@ -49,6 +49,8 @@ class RegistrationFlow(
     # ------------------------------------------------------------------ entry points
     def handle(self, conv: Conversation, event: Event, now: datetime) -> list[Reply]:
         """Answer one event; the machine is attached only for its duration."""
+        if conv.holds_finished_answers():
+            conv.forget_answers()  # a row finished before answers were forgotten at submission
         with attached(conv):
             if event.kind == "command":
                 return self._command(conv, event, now)
@@ -73,7 +75,9 @@ class RegistrationFlow(
         with attached(conv):
             conv.receipt = receipt
             fire(conv, "submitted")
-            return self._receipt(conv, fresh=True)
+            replies = self._receipt(conv, fresh=True)
+        conv.forget_answers()
+        return replies
 
     def _command(self, conv: Conversation, event: Event, now: datetime) -> list[Reply]:
         command = event.command

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from bot.clock import VIETNAM
 from bot.flows import validators
 from bot.flows.conversation import Conversation
 from bot.flows.events import Button, Event, Msg, Reply
 from bot.flows.machine import fire
 from bot.flows.steps.base import (
-    VIETNAM,
     FlowBase,
 )
 

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from bot.clock import VIETNAM
 from bot.flows.conversation import Conversation
 from bot.flows.events import Button, Event, Msg, ParamValue, Reply
 from bot.flows.machine import fire

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Literal
 
+from bot.clock import VIETNAM
 from bot.flows import otp, validators
 from bot.flows.conversation import Conversation
 from bot.flows.effects import LockAddress, SendCode, Submit
 from bot.flows.events import Button, Event, Reply
 from bot.flows.machine import fire
 from bot.flows.steps.base import (
-    VIETNAM,
     FlowBase,
 )
 from bot.masking import mask_email, mask_phone
