@@ -97,7 +97,9 @@ class Console:
 async def run_console(
     settings: Settings, read_line: Callable[[], str] = sys.stdin.readline, out: TextIO = sys.stdout
 ) -> int:
-    parts = await build(settings)
+    # The terminal is where a developer reads the code: always the dev outbox when a channel
+    # has no carrier (``VSSID_DEV_OUTBOX`` needs no setting here).
+    parts = await build(settings.model_copy(update={"vssid_dev_outbox": True}))
     try:
         console = Console(parts, out)
         console.seen_outbox, _ = await parts.outbox.since(0)

@@ -159,6 +159,11 @@ MIGRATIONS: tuple[str, ...] = (
         created_at TEXT NOT NULL
     );
     """,
+    # 7 — which officer decided (``vssid-bot review … --officer NAME``); NULL for an expiry
+    # and for the decisions taken before it was recorded.
+    """
+    ALTER TABLE declarations ADD COLUMN decided_by TEXT
+    """,
 )
 
 
