@@ -36,10 +36,10 @@ def _run(args: argparse.Namespace) -> int:
         _say(settings, "console.no_token")
         return 2
     install_redaction(_secrets(settings))
-    log_uncaught_exceptions()
     if not preflight.has_carrier(settings):
         _say(settings, "console.no_carrier")
         return 2
+    log_uncaught_exceptions()
     preflight.announce(settings)
     from telegram.error import InvalidToken
 

@@ -74,7 +74,9 @@ def missing_carriers(settings: Settings) -> list[str]:
         return []
     found = []
     if not settings.smtp_host:
-        found.append("SMTP_HOST is not set: a code asked for by e-mail cannot be sent")
+        found.append(
+            "SMTP_HOST is not set: codes and declaration copies by e-mail cannot be sent"
+        )
     if not settings.sms_gateway_url:
         found.append("SMS_GATEWAY_URL is not set: a code asked for by SMS cannot be sent")
     return found

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import logging
 import os
 import re
@@ -27,6 +28,7 @@ from packaging.utils import canonicalize_name
 
 from bot import preflight
 from bot.__main__ import configure_logging, main
+from bot.cli.terminal import printable_json
 from bot.console import run_console
 from bot.log_redaction import install_redaction
 from bot.notify import DeliveryError, Notifier
@@ -519,6 +521,21 @@ async def test_an_outbox_error_with_terminal_escapes_prints_harmlessly(
     printed = capsys.readouterr().out
     assert receipt in printed and r"502: \x1b]0;pwned\x07\x1b[2J" in printed
     assert "\x1b" not in printed and "\x07" not in printed
+
+
+def test_a_qr_code_with_terminal_escapes_prints_harmlessly_from_scan(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hostile = "001099012345||Nguyễn\u202eVăn An|01011990|Nam|Hà Nội\x9b2J|01012021"
+    photo = tmp_path / "hostile.jpg"
+    photo.write_bytes(qr_photo(hostile))
+    assert main(["scan", str(photo)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.endswith("\n") and all(c.isprintable() for c in printed[:-1]), repr(printed)
+    assert json.loads(printed)["file"] == str(photo)  # still one JSON object a line
+    hostile_fields = {"full_name": "Nguyễn\u202eVăn An", "address": "Hà Nội\x9b2J\U000e0001"}
+    escaped = printable_json(json.dumps(hostile_fields, ensure_ascii=False))
+    assert escaped.isprintable() and json.loads(escaped) == hostile_fields  # nothing lost
 
 
 # --- a reproducible install ----------------------------------------------------------------

@@ -32,3 +32,20 @@ def printable(text: str) -> str:
     marks included, pass unchanged.
     """
     return "".join(c if c.isprintable() and c != "\\" else _escape(c) for c in text)
+
+
+def printable_json(text: str) -> str:
+    """A JSON text (one line, as ``json.dumps`` without ``indent`` writes it) with every
+    non-printable character as a JSON ``\\uXXXX`` escape: still valid JSON that decodes
+    to the same values. ``json.dumps`` escapes only C0 controls unless ``ensure_ascii``
+    escapes everything, Vietnamese letters too; C1 controls (``\\x9b`` is a CSI) and bidi
+    overrides would reach the terminal raw."""
+    return "".join(c if c.isprintable() else _json_escape(c) for c in text)
+
+
+def _json_escape(char: str) -> str:
+    code = ord(char)
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    code -= 0x10000  # beyond the BMP: a UTF-16 surrogate pair, as JSON spells it
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
