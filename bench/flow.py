@@ -546,6 +546,7 @@ async def running_bot(photos: list[bytes], *, throttle: bool = False) -> AsyncIt
         telegram_bot_token=TOKEN,  # type: ignore[arg-type]
         smtp_host=None,
         sms_gateway_url=None,
+        vssid_dev_outbox=True,  # the simulated users read their codes there
         vssid_data_key="11" * 32,  # type: ignore[arg-type]
         bot_default_locale="vi",
     )

@@ -9,21 +9,40 @@ import logging
 import sys
 from typing import TextIO
 
-from bot import event_loop
+from bot import event_loop, preflight
+from bot.log_redaction import install_redaction, log_uncaught_exceptions
 from bot.settings import Settings
 
 #: Operator sub-commands, each a module of ``bot.cli`` with ``register(subparsers)``.
 COMMAND_MODULES = ("bot.cli.scan", "bot.cli.agencies", "bot.cli.outbox", "bot.cli.review")
 
 
+def _secrets(settings: Settings) -> list[str]:
+    """What must never be printed: the token, the SMTP password, the data key."""
+    held = (settings.telegram_bot_token, settings.smtp_password, settings.vssid_data_key)
+    return [secret.get_secret_value() for secret in held if secret is not None]
+
+
+def _say(settings: Settings, key: str) -> None:
+    """One line for the operator, in the bot's default language, on stderr."""
+    from bot.i18n import Translator
+
+    print(Translator().text(settings.bot_default_locale, key), file=sys.stderr)  # noqa: T201
+
+
 def _run(args: argparse.Namespace) -> int:
     settings = Settings()
     if settings.telegram_bot_token is None:
-        from bot.i18n import Translator
-
-        message = Translator().text(settings.bot_default_locale, "console.no_token")
-        print(message, file=sys.stderr)  # noqa: T201
+        _say(settings, "console.no_token")
         return 2
+    install_redaction(_secrets(settings))
+    if not preflight.has_carrier(settings):
+        _say(settings, "console.no_carrier")
+        return 2
+    log_uncaught_exceptions()
+    preflight.announce(settings)
+    from telegram.error import InvalidToken
+
     from bot.handlers.app import build_application
     from bot.wiring import build
 
@@ -32,9 +51,19 @@ def _run(args: argparse.Namespace) -> int:
     asyncio.set_event_loop(loop)
     try:
         parts = loop.run_until_complete(build(settings))
-        application = build_application(settings, parts)
         try:
-            application.run_polling(allowed_updates=["message", "callback_query"], close_loop=False)
+            application = build_application(settings, parts)
+            try:
+                # The token is checked once here (getMe), before run_polling: there PTB
+                # logs a rejected token with two tracebacks before it gives up.
+                loop.run_until_complete(application.bot.initialize())
+                application.run_polling(
+                    allowed_updates=["message", "callback_query"], close_loop=False
+                )
+            except InvalidToken:
+                loop.run_until_complete(application.bot.shutdown())
+                _say(settings, "console.token_rejected")
+                return 2
         finally:
             loop.run_until_complete(parts.close())
     finally:
@@ -81,6 +110,7 @@ def configure_logging(stream: TextIO | None = None) -> None:
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("transitions").setLevel(logging.WARNING)
+    install_redaction()  # token-shaped text at once; ``run`` adds the configured secrets
 
 
 def main(argv: list[str] | None = None) -> int:

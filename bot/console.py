@@ -101,7 +101,9 @@ async def run_console(
     out: TextIO = sys.stdout,
     clock: Clock = utc_now,
 ) -> int:
-    parts = await build(settings, clock)
+    # The terminal is where a developer reads the code: always the dev outbox when a channel
+    # has no carrier (``VSSID_DEV_OUTBOX`` needs no setting here).
+    parts = await build(settings.model_copy(update={"vssid_dev_outbox": True}), clock)
     try:
         console = Console(parts, out)
         console.seen_outbox, _ = await parts.outbox.since(0)

@@ -24,6 +24,12 @@ def mask_phone(value: str) -> str:
     return mask_number(value, 5, 3)
 
 
+def mask_name(value: str) -> str:
+    """``Nguyễn Văn An`` → ``N. V. A.``: initials, enough to tell two people in a list apart
+    without writing down anybody's name."""
+    return " ".join(f"{word[0]}." for word in value.split())
+
+
 def mask_user(user_key: str) -> str:
     """Log-safe form of a chat identifier (a Telegram id is personal data too)."""
     return mask_number(user_key, 2, 2)

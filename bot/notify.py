@@ -1,8 +1,11 @@
-"""Sending e-mail and SMS notices: by SMTP and the SMS gateway when configured, otherwise
-to the dev outbox.
+"""Sending e-mail and SMS notices: by SMTP and the SMS gateway when configured; otherwise
+to the dev outbox if the operator opted into it (``VSSID_DEV_OUTBOX=1``, always on in the
+console), else the message is a ``DeliveryError``.
 
 The dev outbox is a table and a log line, so a developer's machine without a mail server
-still shows the one-time code, and nothing is silently dropped (ARCHITECTURE.md).
+still shows the one-time code, and nothing is silently dropped (ARCHITECTURE.md). It is an
+opt-in because on a deployment it would tell a citizen "code sent" for a code that went
+nowhere.
 
 The SMS gateway (``SMS_GATEWAY_URL``) takes a JSON POST ``{"to": "+84…", "text": "…"}``;
 any answer other than 2xx, a timeout or a refused connection is a ``DeliveryError``.
@@ -88,6 +91,9 @@ class Notifier:
             await self._sms(self.settings.sms_gateway_url, to, body)
             log.info("SMS sent to %s", mask_phone(to))
             return
+        if not self.settings.vssid_dev_outbox:
+            setting = "SMTP_HOST" if channel == "email" else "SMS_GATEWAY_URL"
+            raise DeliveryError(f"no {channel} carrier: {setting} is not set")
         noted = "".join(f"\n[{name}, {len(data)} bytes]" for name, data, _ in attachments)
         await self.outbox.put(channel, to, subject, body + noted, now)
         shown = mask_email(to) if channel == "email" else mask_phone(to)

@@ -36,11 +36,17 @@ class Reviews:
         return [d for d in found if agency_code in (None, d.agency_code)]
 
     async def decide(
-        self, receipt: str, decision: Decision, reason: str | None = None
+        self,
+        receipt: str,
+        decision: Decision,
+        reason: str | None = None,
+        *,
+        officer: str | None = None,
     ) -> StoredDeclaration | None:
-        """``None`` when no declaration with that receipt is waiting for a decision."""
+        """``None`` when no declaration with that receipt is waiting for a decision.
+        ``officer``: who decided (kept with the decision; ``None`` for an expiry)."""
         now = self.clock()
-        decided = await self.declarations.decide(receipt, decision, reason, now)
+        decided = await self.declarations.decide(receipt, decision, reason, now, officer)
         if decided is None:
             return None
         ids = [str(decided.data[f]) for f in PHOTO_FIELDS if decided.data.get(f)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -16,8 +16,13 @@ class Settings(BaseSettings):
 
     telegram_bot_token: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org"
+    #: Relative to the working directory of the command (``run`` logs the absolute path).
     vssid_data_dir: Path = Path("./data")
     vssid_data_key: SecretStr | None = None
+    #: Messages for a channel with no carrier go to the dev outbox table instead of failing.
+    #: Off by default, so that a deployment without SMTP or SMS gateway cannot tell a citizen
+    #: "code sent" for a code that went nowhere; the console always turns it on.
+    vssid_dev_outbox: bool = False
     smtp_host: str | None = None
     smtp_port: int = 587
     smtp_from: str = "VssID bot <no-reply@localhost>"
@@ -31,6 +36,18 @@ class Settings(BaseSettings):
     bot_default_locale: Literal["vi", "en"] = "vi"
     #: Days a decided or expired declaration keeps its personal fields, PDF and photos.
     retention_days: int = Field(default=30, ge=0)
+
+    @field_validator("smtp_tls", mode="before")
+    @classmethod
+    def _tls_as_a_yes_or_no(cls, value: object) -> object:
+        """``SMTP_TLS=true`` is STARTTLS (as Django's ``EMAIL_USE_TLS``: the usual way on
+        port 587) and ``false`` is none; the three names stay the precise spelling."""
+        text = str(value).strip().lower()
+        if text in ("true", "yes", "on", "1"):
+            return "starttls"
+        if text in ("false", "no", "off", "0"):
+            return "none"
+        return text
 
     @property
     def api_root(self) -> str:

@@ -173,6 +173,11 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE declarations ADD COLUMN purged_at TEXT;
     CREATE INDEX declarations_to_purge ON declarations(decided_at) WHERE purged_at IS NULL;
     """,
+    # 9 — which officer decided (``vssid-bot review … --officer NAME``); NULL for an expiry
+    # and for the decisions taken before it was recorded.
+    """
+    ALTER TABLE declarations ADD COLUMN decided_by TEXT
+    """,
 )
 
 

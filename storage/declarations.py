@@ -184,16 +184,21 @@ class DeclarationStore:
         ]
 
     async def decide(
-        self, receipt: str, status: str, reason: str | None, now: datetime
+        self,
+        receipt: str,
+        status: str,
+        reason: str | None,
+        now: datetime,
+        officer: str | None = None,
     ) -> StoredDeclaration | None:
-        """Record the officers' decision (or the expiry) of a declaration still waiting;
-        ``None`` when there is no such declaration or it was decided already."""
+        """Record the officers' decision (or the expiry) of a declaration still waiting, and
+        who took it; ``None`` when there is no such declaration or it was decided already."""
         async with self.db.transaction() as conn:
             rows = list(
                 await conn.execute_fetchall(
-                    "UPDATE declarations SET status = ?, decided_at = ?, decision_reason = ? "
-                    "WHERE receipt = ? AND status = 'submitted' RETURNING receipt",
-                    (status, now.isoformat(), reason, receipt),
+                    "UPDATE declarations SET status = ?, decided_at = ?, decision_reason = ?, "
+                    "decided_by = ? WHERE receipt = ? AND status = 'submitted' RETURNING receipt",
+                    (status, now.isoformat(), reason, officer, receipt),
                 )
             )
         if not rows:

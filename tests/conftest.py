@@ -42,6 +42,7 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
         "smtp_host": None,
         "sms_gateway_url": None,
         "vssid_data_key": "11" * 32,
+        "vssid_dev_outbox": True,  # a developer's machine: codes show in the dev outbox
         "bot_default_locale": "vi",
     }
     values.update(overrides)

@@ -81,8 +81,9 @@ async def test_officers_list_and_decide_from_the_command_line(
     assert await asyncio_run(main, ["review", "list"]) == 0
     listed = capsys.readouterr().out
     assert receipt in listed and "001******345" in listed and "001099012345" not in listed
-    assert await asyncio_run(main, ["review", "reject", receipt, "--reason", "Thiếu ảnh"]) == 0
-    assert await asyncio_run(main, ["review", "approve", receipt]) == 2
+    rejecting = ["review", "reject", receipt, "--officer", "Trần Thị Bình", "--reason", "Thiếu ảnh"]
+    assert await asyncio_run(main, rejecting) == 0
+    assert await asyncio_run(main, ["review", "approve", receipt, "--officer", "Võ Minh"]) == 2
 
 
 async def asyncio_run(func: object, argv: list[str]) -> int:

@@ -215,6 +215,7 @@ def _bot_process(data_dir: Path, emu: BotApiEmulator, log: Path) -> subprocess.P
         "TELEGRAM_API_URL": emu.root_url,
         "VSSID_DATA_DIR": str(data_dir),
         "VSSID_DATA_KEY": "22" * 32,
+        "VSSID_DEV_OUTBOX": "1",  # no carrier here: without it the bot would not start
         "PTB_TIMEDELTA": "true",
     }
     with log.open("ab") as errors:  # the child keeps its own copy of the descriptor

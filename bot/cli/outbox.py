@@ -16,6 +16,7 @@ import sys
 from datetime import UTC, datetime
 from functools import partial
 
+from bot.cli.terminal import printable
 from bot.clock import Clock, utc_now
 from bot.settings import Settings
 from storage.db import Database
@@ -50,14 +51,15 @@ def _when(moment: datetime | None) -> str:
 
 
 def format_item(item: OutboxItem) -> str:
-    """One line per item; the error, if any, on the same line at the end."""
+    """One line per item; the error, if any, on the same line at the end. The error is a
+    remote server's text: printed escaped (``bot.cli.terminal``)."""
     timing = (
         f"delivered {_when(item.delivered_at)}"
         if item.status == "delivered"
         else f"next {_when(item.next_attempt_at)}"
     )
     error = f"  last error: {item.last_error}" if item.last_error else ""
-    return (
+    return printable(
         f"#{item.id:<5} {item.status:<9} {item.destination:<15} {item.receipt:<22} "
         f"attempts {item.attempts:<2} {timing}{error}"
     )

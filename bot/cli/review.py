@@ -1,12 +1,15 @@
 """``vssid-bot review``: what the agency officers do with submitted declarations.
 
-Operator-facing (terminal), so plain English here is fine. Identifiers are masked unless
-``--full`` is given; a decision deletes the declaration's photos and leaves a notice the
-bot delivers to the citizen (even if the bot is down right now).
+Operator-facing (terminal), so plain English here is fine. The name (as initials) and the
+numbers (BHXH code, ID number, phone) are masked unless ``--full`` is given, and whatever
+a citizen or a QR code put in a field is printed escaped (``bot.cli.terminal``). A
+decision records the officer who took it, deletes the declaration's photos and leaves a
+notice the bot delivers to the citizen (even if the bot is down right now).
 
     vssid-bot review list [--agency 03102] [--full]
-    vssid-bot review approve 00001.GD/2026/03102
-    vssid-bot review reject 00001.GD/2026/03102 --reason "Ảnh CCCD bị mờ"
+    vssid-bot review approve 00001.GD/2026/03102 --officer "Trần Thị Bình"
+    vssid-bot review reject 00001.GD/2026/03102 --officer "Trần Thị Bình" \
+        --reason "Ảnh CCCD bị mờ"
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ import argparse
 import asyncio
 import sys
 
-from bot.masking import mask_number, mask_phone
+from bot.cli.terminal import printable
+from bot.masking import mask_name, mask_number, mask_phone
 from bot.review import Decision
 from bot.settings import Settings
 from bot.wiring import Components, build
@@ -28,11 +32,26 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     listing.add_argument("--agency", help="only this agency code")
     listing.add_argument("--full", action="store_true", help="show identifiers unmasked")
     approve = actions.add_parser("approve", help="approve a declaration")
-    approve.add_argument("receipt")
     reject = actions.add_parser("reject", help="reject a declaration, with the reason")
-    reject.add_argument("receipt")
+    for decision in (approve, reject):
+        decision.add_argument("receipt")
+        decision.add_argument(
+            "--officer",
+            required=True,
+            type=_officer,
+            metavar="NAME",
+            help="who decides (kept with the decision)",
+        )
     reject.add_argument("--reason", required=True, help="told to the citizen as written")
     parser.set_defaults(func=run)
+
+
+def _officer(text: str) -> str:
+    """A decision names a person: not an empty or blank ``--officer``."""
+    name = " ".join(text.split())
+    if not name:
+        raise argparse.ArgumentTypeError("name the officer who decides")
+    return name
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,11 +64,18 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         if args.action == "list":
             return await _list(parts, args.agency, full=args.full)
         decision: Decision = "approved" if args.action == "approve" else "rejected"
-        decided = await parts.reviews.decide(args.receipt, decision, getattr(args, "reason", None))
+        decided = await parts.reviews.decide(
+            args.receipt, decision, getattr(args, "reason", None), officer=args.officer
+        )
         if decided is None:
-            print(f"no declaration {args.receipt} is waiting for a decision", file=sys.stderr)  # noqa: T201
+            say = f"no declaration {args.receipt} is waiting for a decision"
+            print(printable(say), file=sys.stderr)  # noqa: T201
             return 2
-        print(f"{decided.receipt}: {decision}; photos deleted; the citizen will be told")  # noqa: T201
+        said = (
+            f"{decided.receipt}: {decision} by {args.officer}; photos deleted; "
+            "the citizen will be told"
+        )
+        print(printable(said))  # noqa: T201
         return 0
     finally:
         await parts.close()
@@ -59,13 +85,13 @@ async def _list(parts: Components, agency: str | None, *, full: bool) -> int:
     waiting = await parts.reviews.waiting(agency)
     for item in waiting:
         data = item.data
-        id_number = str(data.get("id_number", ""))
-        phone = str(data.get("phone", ""))
-        print(  # noqa: T201
-            f"{item.receipt}  {item.submitted_at[:10]}  {data.get('full_name', '')}  "
-            f"BHXH {data.get('bhxh_code', '')}  "
-            f"ID {id_number if full else mask_number(id_number)}  "
-            f"{phone if full else mask_phone(phone)}"
+        name, bhxh, id_number, phone = (
+            str(data.get(field) or "") for field in ("full_name", "bhxh_code", "id_number", "phone")
         )
+        if not full:
+            name, bhxh, id_number = mask_name(name), mask_number(bhxh), mask_number(id_number)
+            phone = mask_phone(phone)
+        line = f"{item.receipt}  {item.submitted_at[:10]}  {name}  BHXH {bhxh}  ID {id_number}  "
+        print(printable(line + phone))  # noqa: T201
     print(f"{len(waiting)} waiting")  # noqa: T201
     return 0

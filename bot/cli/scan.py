@@ -10,6 +10,8 @@ layouts), with the same pipeline as the bot (``bot.flows.qr.scan_card``):
 ``kind`` is ``"cccd"``, ``"bhyt"`` or ``null``; ``fields`` holds the parsed card (dates as
 ISO strings) or is empty; ``problem`` says why nothing was read (``"blurred"``,
 ``"no_qr"``, ``"too_dark"``, …) or names a wrong QR (``"wrong_qr:vietqr"``), else ``null``.
+What the QR holds is printed with its control and format characters as JSON escapes
+(``bot.cli.terminal``): a hostile code cannot drive the terminal.
 Exit code 0 when every file gave a card, 1 otherwise.
 """
 
@@ -24,6 +26,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from bot.cli.terminal import printable_json
 from bot.flows.qr import CardScan, scan_card
 
 EXIT_OK = 0
@@ -82,6 +85,6 @@ def run(args: argparse.Namespace) -> int:
             scan = scan_card(data)
             line = describe(path, scan, (time.perf_counter() - started) * 1000)
         all_read = all_read and line["kind"] is not None
-        sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
+        sys.stdout.write(printable_json(json.dumps(line, ensure_ascii=False)) + "\n")
     sys.stdout.flush()
     return EXIT_OK if all_read else EXIT_NOT_ALL_READ
