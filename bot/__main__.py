@@ -101,7 +101,9 @@ def parser() -> argparse.ArgumentParser:
 
 def configure_logging(stream: TextIO | None = None) -> None:
     """INFO for the bot's own news; libraries that narrate every step are kept to warnings
-    (transitions logs two lines per answer, httpx one per Bot API call)."""
+    (transitions logs two lines per answer, httpx one per Bot API call), and aiosqlite
+    always: at DEBUG it logs every statement with its parameters, a citizen's answers
+    among them, and an operator who turns the root logger up must not read those."""
     logging.basicConfig(
         level=logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -110,6 +112,7 @@ def configure_logging(stream: TextIO | None = None) -> None:
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("transitions").setLevel(logging.WARNING)
+    logging.getLogger("aiosqlite").setLevel(logging.WARNING)
     install_redaction()  # token-shaped text at once; ``run`` adds the configured secrets
 
 
