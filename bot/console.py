@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.flows.events import Button, Event, Reply
+from bot.flows.sanitize import ascii_digits
 from bot.service import Outcome
 from bot.settings import Settings
 from bot.wiring import Components, build
@@ -39,7 +40,7 @@ def to_event(line: str, buttons: list[Button]) -> Event:
     if text.startswith("/") and len(text) > 1:
         head, _, rest = text[1:].partition(" ")
         return Event.slash(head, rest)
-    if text.isdigit() and buttons and 1 <= int(text) <= len(buttons) and len(text) <= 2:
+    if ascii_digits(text) and len(text) <= 2 and buttons and 1 <= int(text) <= len(buttons):
         return Event.pressed(buttons[int(text) - 1].data)
     return Event.typed(line.rstrip("\n"))
 
