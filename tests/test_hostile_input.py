@@ -389,13 +389,28 @@ def test_an_agency_closed_after_it_was_listed_cannot_be_chosen() -> None:
     assert "agency_code" not in conv.answers and conv.state == "agency"
 
 
+async def test_a_button_of_an_earlier_list_at_the_same_question_still_works(
+    citizen: Citizen,
+) -> None:
+    await reach_the_agency_question(citizen)
+    await citizen.says("Hà Nội")  # searched, then changed their mind
+    assert "agency:pick:001" in [b.data for _, b in citizen.buttons()]
+    await citizen.send(Event.pressed("agency:pick:03102"))  # the first suggestion
+    assert (await citizen.answers())["agency_code"] == "03102"
+
+
+def _yes_button(c: Citizen) -> Button:
+    [yes] = [b for _, b in c.buttons() if b.data.startswith("g:erase:yes")]
+    return yes
+
+
 async def test_an_old_yes_delete_button_deletes_nothing(citizen: Citizen, clock: FakeClock) -> None:
     await reach_the_phone_question(citizen)
     await citizen.command("deletemydata")
-    stale = [b for _, b in citizen.buttons() if b.data.startswith("g:erase:yes")]
+    stale = _yes_button(citizen)
     clock.advance(hours=2)
     await citizen.says("0983 847 986")  # the citizen went on with the registration
-    await citizen.send(Event.pressed(stale[0].data))
+    await citizen.send(Event.pressed(stale.data))
     assert citizen.keys[0] == "err.confirm_expired"
     assert "/deletemydata" in citizen.text and "chưa có gì bị xóa" in citizen.text
     answers = await citizen.answers()
@@ -425,7 +440,7 @@ async def test_yes_delete_offered_to_one_citizen_does_nothing_for_another(
 ) -> None:
     await citizen.agrees()
     await citizen.command("deletemydata")
-    offered = [b for _, b in citizen.buttons() if b.data.startswith("g:erase:yes")][0]
+    offered = _yes_button(citizen)
     other = Citizen(parts, "tg:2002")
     await reach_the_phone_question(other)
     await other.send(Event.pressed(offered.data))
