@@ -33,8 +33,10 @@ class AgencySteps(FlowBase):
         conv.listing = {"codes": codes, "offered": list(offered)}
 
     def _offered_agency(self, conv: Conversation, code: str) -> AgencyLike | None:
+        # A listing stored before "offered" existed has only the codes on screen.
+        offered = conv.listing.get("offered", conv.listing.get("codes", ()))
         agency = self.agencies.by_code(code)
-        if agency is None or code not in conv.listing.get("offered", ()):
+        if agency is None or code not in offered:
             return None
         return agency if agency.active else None
 
