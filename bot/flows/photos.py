@@ -11,6 +11,10 @@ Why this module exists:
   cut out (``jpeg_metadata``): no second compression, a quarter of the CPU. Anything else is
   re-encoded from pixels only, with the EXIF orientation applied first so it is upright
   without needing the EXIF tag we drop.
+* A file can end properly yet hold next to nothing (a header claiming 4000×3000 before
+  2 KB decodes to grey without an error), and a picture can show nothing at all (a lens
+  cap, a blank wall): both are refused as ``unreadable``, by a byte count and the
+  brightness spread of a small sample, well under a millisecond.
 * Stored copies do not need more than 2560 px; JPEG DCT scaling (``draft``) makes decoding a
   big photo for that ~7× cheaper than decoding it in full and resizing (PERF.md §5).
 
