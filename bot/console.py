@@ -28,7 +28,8 @@ def _existing_file(text: str) -> Path | None:
     try:
         path = Path(text).expanduser()
         return path if path.is_file() else None
-    except (OSError, ValueError):  # a NUL byte, a name too long for the file system
+    # A NUL byte, a name too long for the file system, "~someone" who has no home here.
+    except (OSError, ValueError, RuntimeError):
         return None
 
 
