@@ -15,6 +15,7 @@ from typing import TextIO
 
 from bot.clock import Clock, utc_now
 from bot.flows.events import Button, Event, Reply
+from bot.flows.sanitize import ascii_digits
 from bot.service import Outcome
 from bot.settings import Settings
 from bot.wiring import Components, build
@@ -28,7 +29,8 @@ def _existing_file(text: str) -> Path | None:
     try:
         path = Path(text).expanduser()
         return path if path.is_file() else None
-    except (OSError, ValueError):  # a NUL byte, a name too long for the file system
+    # A NUL byte, a name too long for the file system, "~someone" who has no home here.
+    except (OSError, ValueError, RuntimeError):
         return None
 
 
@@ -40,7 +42,7 @@ def to_event(line: str, buttons: list[Button]) -> Event:
     if text.startswith("/") and len(text) > 1:
         head, _, rest = text[1:].partition(" ")
         return Event.slash(head, rest)
-    if text.isdigit() and buttons and 1 <= int(text) <= len(buttons) and len(text) <= 2:
+    if ascii_digits(text) and len(text) <= 2 and buttons and 1 <= int(text) <= len(buttons):
         return Event.pressed(buttons[int(text) - 1].data)
     return Event.typed(line.rstrip("\n"))
 

@@ -249,7 +249,11 @@ def test_a_png_screenshot_with_transparency_is_stored_on_white() -> None:
 
 @pytest.mark.parametrize("mode", ["L", "P", "CMYK", "I;16", "1", "LA"])
 def test_unusual_pixel_modes_are_stored_as_rgb_jpeg(mode: str) -> None:
-    im = _scene(800, 600).convert(mode) if mode != "I;16" else Image.new("I;16", (800, 600), 40000)
+    if mode == "I;16":
+        im = Image.new("I;16", (800, 600), 40000)
+        im.paste(8000, (400, 300, 700, 500))  # something to see: a blank picture is refused
+    else:
+        im = _scene(800, 600).convert(mode)
     fmt = "JPEG" if mode in ("L", "CMYK") else "PNG"
     photo = _ok(check_photo(_encode(im, fmt)))
     stored = Image.open(io.BytesIO(photo.jpeg))

@@ -11,6 +11,7 @@ import unicodedata
 from datetime import date
 from typing import Any
 
+from bot.flows import validators
 from bot.flows.cards import id_number_consistency
 from bot.flows.qr import CardScan
 
@@ -27,15 +28,26 @@ def _iso(value: date | None) -> str | None:
     return value.isoformat() if value else None
 
 
+def _name(printed: str | None) -> str | None:
+    """A card's name held to the rules of a typed one (``validators.full_name``).
+
+    A QR is only as trustworthy as whoever printed it: a name that breaks the rules is
+    treated like a field the card does not have, and the citizen is asked to type it.
+    """
+    checked = validators.full_name(printed) if printed else None
+    return checked.value if isinstance(checked, validators.Valid) else None
+
+
 def reading_from_scan(scan: CardScan) -> Reading:
-    """What a scan found, reduced to plain values."""
+    """What a scan found, reduced to plain values (text fields already cleaned by
+    ``bot.flows.cards``)."""
     if scan.cccd is not None:
         card = scan.cccd
         return {
             "kind": "cccd",
             "id_number": card.id_number,
             "old_id": card.old_id,
-            "full_name": card.full_name,
+            "full_name": _name(card.full_name),
             "birth_date": _iso(card.birth_date),
             "birth_year": card.birth_year,
             "gender": card.gender,
@@ -48,7 +60,7 @@ def reading_from_scan(scan: CardScan) -> Reading:
             "kind": "bhyt",
             "bhxh_code": bhyt.bhxh_code,
             "card_number": bhyt.card_number,
-            "full_name": bhyt.full_name,
+            "full_name": _name(bhyt.full_name),
             "birth_date": _iso(bhyt.birth_date),
             "birth_year": bhyt.birth_year,
             "gender": bhyt.gender,

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Final, Literal
 
+from bot.flows.sanitize import ascii_digits, visible
+
 Gender = Literal["male", "female"]
 QrKind = Literal["cccd", "bhyt", "vietqr", "url", "vneid", "unknown"]
 
@@ -68,21 +70,24 @@ class BhytCard:
 _MIN_YEAR: Final = 1890
 _MAX_YEAR: Final = 2100
 
-_CCCD_ID: Final = re.compile(r"\d{12}")
-_OLD_ID: Final = re.compile(r"\d{9}|\d{12}")
-_BHYT_OLD: Final = re.compile(r"[A-Z]{2}[1-5]\d{2}\d{10}")
-_BHXH: Final = re.compile(r"\d{10}")
+# ``[0-9]``, not ``\d`` (which matches the digits of every script): card numbers are ASCII.
+_CCCD_ID: Final = re.compile(r"[0-9]{12}")
+_OLD_ID: Final = re.compile(r"[0-9]{9}|[0-9]{12}")
+_BHYT_OLD: Final = re.compile(r"[A-Z]{2}[1-5][0-9]{2}[0-9]{10}")
+_BHXH: Final = re.compile(r"[0-9]{10}")
 _HEX: Final = re.compile(r"(?:[0-9a-fA-F]{2})+")
 _SPACES: Final = re.compile(r"\s+")
 
 
 def clean_text(value: str) -> str:
-    """NFC, single-spaced, trimmed: how names and addresses are compared and stored.
+    """NFC, single-spaced, trimmed, without control or format characters: how names and
+    addresses are compared and stored.
 
     Why NFC: the same Vietnamese letter can arrive precomposed or with combining marks
-    (``ữ`` vs ``ư`` + tilde), and the bot must treat both alike.
+    (``ữ`` vs ``ư`` + tilde), and the bot must treat both alike. Why ``visible``: a printed
+    QR can carry terminal escapes or bidi overrides, which must not reach the database.
     """
-    return _SPACES.sub(" ", unicodedata.normalize("NFC", value)).strip()
+    return _SPACES.sub(" ", unicodedata.normalize("NFC", visible(value))).strip()
 
 
 def _strip_payload(text: str) -> str:
@@ -98,10 +103,10 @@ def _parse_ddmmyyyy(value: str) -> tuple[date | None, int | None] | None:
     """``ddmmyyyy`` (CCCD). Returns (date, year); date is None for year-only forms
     (``yyyy``, ``0000yyyy``, ``00mmyyyy``). ``None`` means malformed."""
     value = value.strip()
-    if len(value) == 4 and value.isdigit():
+    if len(value) == 4 and ascii_digits(value):
         year = int(value)
         return (None, year) if _year_ok(year) else None
-    if len(value) != 8 or not value.isdigit():
+    if len(value) != 8 or not ascii_digits(value):
         return None
     day, month, year = int(value[:2]), int(value[2:4]), int(value[4:])
     return _make_date(day, month, year)
@@ -111,7 +116,7 @@ def _parse_slashed(value: str) -> tuple[date | None, int | None] | None:
     """``dd/mm/yyyy`` (BHYT), also ``yyyy``, ``mm/yyyy`` and zero day/month (year only)."""
     value = value.strip()
     parts = value.split("/")
-    if not all(p.isdigit() for p in parts):
+    if not all(ascii_digits(p) for p in parts):
         return None
     if len(parts) == 1 and len(value) == 4:
         year = int(value)

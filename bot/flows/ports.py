@@ -35,6 +35,8 @@ class AgencyLike(Protocol):
     def phone(self) -> str: ...
     @property
     def address(self) -> str: ...
+    @property
+    def active(self) -> bool: ...  # inactive: never offered, still named by old receipts
 
 
 class Places(Protocol):

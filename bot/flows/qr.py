@@ -41,6 +41,7 @@ from PIL import Image
 
 from bot.flows.cards import BhytCard, CccdCard, QrKind, classify_payload, parse_bhyt, parse_cccd
 from bot.flows.photos import PhotoProblem, decode_upright, open_image
+from bot.flows.sanitize import ascii_digits
 
 _QR: Final = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
 
@@ -363,7 +364,7 @@ def read_qr_texts(data: bytes) -> list[str]:
 def _hint(texts: list[str]) -> str | None:
     for text in texts:
         parts = text.strip().split("|")
-        if len(parts) >= 6 and parts[0].strip().isdigit() and len(parts[0].strip()) == 12:
+        if len(parts) >= 6 and ascii_digits(parts[0].strip()) and len(parts[0].strip()) == 12:
             return "cccd_malformed"
         if text.strip().endswith("$") and len(parts) >= 4:
             return "bhyt_malformed"

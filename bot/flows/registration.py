@@ -9,14 +9,16 @@ answer; a rejected answer never loses what the user gave before.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 
 from bot.clock import VIETNAM
-from bot.flows import autofill
+from bot.flows import autofill, confirmation
 from bot.flows.conversation import Conversation
 from bot.flows.effects import Discard, EraseUser, Submit
 from bot.flows.events import Button, Event, Msg, ParamValue, Reply
 from bot.flows.machine import attached, fire
+from bot.flows.sanitize import visible
 from bot.flows.steps.address import AddressSteps
 from bot.flows.steps.agency import AgencySteps
 from bot.flows.steps.answers import AnswerSteps
@@ -51,6 +53,7 @@ class RegistrationFlow(
         """Answer one event; the machine is attached only for its duration."""
         if conv.holds_finished_answers():
             conv.forget_answers()  # a row finished before answers were forgotten at submission
+        event = _without_invisibles(event)
         with attached(conv):
             if event.kind == "command":
                 return self._command(conv, event, now)
@@ -89,7 +92,7 @@ class RegistrationFlow(
             return [
                 one_row(
                     "cancel.confirm",
-                    Button("g:cancel:yes", label_key="btn.cancel_yes"),
+                    self._confirm_button(conv, "cancel", "btn.cancel_yes", now),
                     Button("g:cancel:no", label_key="btn.cancel_no"),
                 )
             ]
@@ -109,7 +112,7 @@ class RegistrationFlow(
             return [
                 one_row(
                     "erase.confirm",
-                    Button("g:erase:yes", label_key="btn.erase_yes"),
+                    self._confirm_button(conv, "erase", "btn.erase_yes", now),
                     Button("g:erase:no", label_key="btn.cancel_no"),
                 )
             ]
@@ -159,8 +162,24 @@ class RegistrationFlow(
             *(Reply("status.missing_item", {"field": Msg(f"field.{name}")}) for name in missing),
         ]
 
+    def _confirm_button(
+        self, conv: Conversation, action: str, label_key: str, now: datetime
+    ) -> Button:
+        """A "yes" that deletes: it carries who it was offered to, and when."""
+        signed = confirmation.token(self.otp_secret, conv.user_key, action, now)
+        return Button(f"g:{action}:yes:{signed}", label_key=label_key)
+
     def _global_choice(self, conv: Conversation, choice: str, now: datetime) -> list[Reply]:
         action, _, arg = choice.partition(":")
+        arg, _, signed = arg.partition(":")
+        if (
+            action in ("cancel", "erase")
+            and arg == "yes"
+            and not confirmation.accepted(self.otp_secret, conv.user_key, action, signed, now)
+        ):
+            command = "/cancel" if action == "cancel" else "/deletemydata"
+            expired = Reply("err.confirm_expired", {"command": command}, edit=True)
+            return [expired, *self.prompt(conv, now)]
         if action == "lang" and arg in ("vi", "en"):
             conv.locale = arg
             return [Reply("language.changed", edit=True), *self.prompt(conv, now)]
@@ -187,3 +206,12 @@ class RegistrationFlow(
             fire(conv, "restart")
             return self.prompt(conv, now)
         return [Reply("err.stale_button"), *self.prompt(conv, now)]
+
+
+def _without_invisibles(event: Event) -> Event:
+    """Control and format characters leave every typed answer here, once for all steps
+    (``bot.flows.sanitize.visible``): what is checked is what is stored."""
+    text, command = visible(event.text), visible(event.command)
+    if text == event.text and command == event.command:
+        return event
+    return dataclasses.replace(event, text=text, command=command)

@@ -15,6 +15,8 @@ from datetime import date
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
+from bot.flows.sanitize import ascii_digits, has_foreign_digit
+
 
 @dataclass(frozen=True)
 class Valid:
@@ -32,14 +34,22 @@ Result = Valid | Invalid
 
 MAX_TEXT = 500
 _SEPARATORS = re.compile(r"[\s.\-_/]+")
-_BHYT_CARD = re.compile(r"^[A-Z]{2}[1-5]\d{2}(\d{10})$")
-_PASSPORT_VN = re.compile(r"^[A-Z]\d{7}$")
+# ``[0-9]``, not ``\d``: ``\d`` matches the digits of every script.
+_BHYT_CARD = re.compile(r"^[A-Z]{2}[1-5][0-9]{2}([0-9]{10})$")
+_PASSPORT_VN = re.compile(r"^[A-Z][0-9]{7}$")
 _PASSPORT_OTHER = re.compile(r"^(?=.*[A-Z])[A-Z0-9]{6,9}$")
+
+#: A number typed with the digits of another script (``٠٣١…``, ``³``, fullwidth ``０``).
+FOREIGN_DIGITS = "digits_not_ascii"
 
 
 def _compact(text: str) -> str:
-    """Drop the spaces, dots and dashes people type inside long numbers."""
-    return _SEPARATORS.sub("", unicodedata.normalize("NFKC", text)).upper()
+    """Drop the spaces, dots and dashes people type inside long numbers.
+
+    NFC, not NFKC: NFKC turns superscript and fullwidth digits into ASCII ones, and a
+    number is accepted only as the citizen would read it on the card, in 0–9.
+    """
+    return _SEPARATORS.sub("", unicodedata.normalize("NFC", text)).upper()
 
 
 def bhxh_code(text: str) -> Result:
@@ -47,12 +57,14 @@ def bhxh_code(text: str) -> Result:
     compact = _compact(text)
     if not compact:
         return Invalid("bhxh_empty")
-    if compact.isdigit() and len(compact) == 10:
+    if has_foreign_digit(compact):
+        return Invalid(FOREIGN_DIGITS)
+    if ascii_digits(compact) and len(compact) == 10:
         return Valid(compact)
     card = _BHYT_CARD.match(compact)
     if card:
         return Valid(card.group(1), {"from_card": compact})
-    if compact.isdigit():
+    if ascii_digits(compact):
         return Invalid("bhxh_length", {"count": len(compact)})
     return Invalid("bhxh_not_digits")
 
@@ -95,7 +107,9 @@ def id_number(text: str, today: date) -> Result:
     compact = _compact(text)
     if not compact:
         return Invalid("id_empty")
-    if compact.isdigit():
+    if has_foreign_digit(compact):
+        return Invalid(FOREIGN_DIGITS)
+    if ascii_digits(compact):
         if len(compact) == 9:
             return Invalid("id_cmnd")
         if len(compact) != 12:
@@ -120,6 +134,8 @@ def mobile_phone(text: str) -> Result:
     raw = text.strip()
     if not raw:
         return Invalid("phone_empty")
+    if has_foreign_digit(raw):  # libphonenumber would quietly read them as 0–9
+        return Invalid(FOREIGN_DIGITS)
     try:
         number = phonenumbers.parse(raw, "VN")
     except phonenumbers.NumberParseException:
@@ -161,7 +177,9 @@ def street(text: str) -> Result:
 
 def otp_code(text: str) -> Result:
     compact = _compact(text)
-    if not (compact.isdigit() and len(compact) == 6):
+    if has_foreign_digit(compact):
+        return Invalid(FOREIGN_DIGITS)
+    if not (ascii_digits(compact) and len(compact) == 6):
         return Invalid("otp_format")
     return Valid(compact)
 

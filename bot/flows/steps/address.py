@@ -11,6 +11,7 @@ from bot.flows.events import Button, Event, Msg, ParamValue, Reply
 from bot.flows.machine import fire
 from bot.flows.places import fold
 from bot.flows.ports import CommuneLike, ProvinceLike
+from bot.flows.sanitize import ascii_digits
 from bot.flows.steps.base import (
     FlowBase,
     button_rows,
@@ -71,7 +72,7 @@ class AddressSteps(FlowBase):
             if not event.choice.startswith(f"{step}:"):
                 return self._stale(conv, now)
             action, _, arg = event.choice.removeprefix(f"{step}:").partition(":")
-            if action == "page" and arg.isdigit():
+            if action == "page" and ascii_digits(arg):
                 buttons = self._listing_page(conv, step, items(conv), int(arg), 2)
                 return [replace_edit(self._ask_with(conv, step, buttons))]
             if action == "pick":

@@ -8,6 +8,7 @@ from datetime import datetime
 from bot.flows.conversation import Conversation
 from bot.flows.events import Button, Event, Reply
 from bot.flows.ports import AgencyLike
+from bot.flows.sanitize import ascii_digits
 from bot.flows.steps.base import (
     FlowBase,
 )
@@ -15,10 +16,29 @@ from bot.flows.validators import phone_display
 
 
 class AgencySteps(FlowBase):
-    """Suggestions first; the province list and name search are one tap or a word away."""
+    """Suggestions first; the province list and name search are one tap or a word away.
+
+    Only an agency this step has shown a button for (``listing["offered"]``, every list
+    of the step, so an earlier list's buttons still work) and that is still active can be
+    picked: a forged or stale ``agency:pick:`` chooses nothing.
+    """
 
     def _agency_items(self, agencies: Sequence[AgencyLike]) -> list[tuple[str, str]]:
         return [(a.code, f"[{a.code}] {a.name}") for a in agencies]
+
+    def _offer(self, conv: Conversation, agencies: Sequence[AgencyLike]) -> None:
+        """``agencies`` are the list now shown; their buttons may be pressed from now on."""
+        codes = [a.code for a in agencies]
+        offered = dict.fromkeys([*conv.listing.get("offered", []), *codes])
+        conv.listing = {"codes": codes, "offered": list(offered)}
+
+    def _offered_agency(self, conv: Conversation, code: str) -> AgencyLike | None:
+        # A listing stored before "offered" existed has only the codes on screen.
+        offered = conv.listing.get("offered", conv.listing.get("codes", ()))
+        agency = self.agencies.by_code(code)
+        if agency is None or code not in offered:
+            return None
+        return agency if agency.active else None
 
     def _ask_agency(self, conv: Conversation, now: datetime) -> list[Reply]:
         suggested = self.agencies.suggest(
@@ -26,7 +46,7 @@ class AgencySteps(FlowBase):
             conv.answers.get("commune_code"),
             issuer_text=conv.answers.get("bhyt_issuer"),
         )
-        conv.listing = {"codes": [a.code for a in suggested]}
+        self._offer(conv, suggested)
         buttons = list(self._listing_page(conv, "agency", self._agency_items(suggested), 0, 1))
         buttons.append((Button("agency:all", label_key="btn.agency_all"),))
         return [self._question(conv, "agency", buttons=tuple(buttons))]
@@ -40,7 +60,7 @@ class AgencySteps(FlowBase):
             found = self.agencies.search(event.text)
             if not found:
                 return self._reject(conv, "agency_not_found", {"text": event.text[:60]})
-            conv.listing = {"codes": [a.code for a in found]}
+            self._offer(conv, found)
             buttons = self._listing_page(conv, "agency", self._agency_items(found), 0, 1)
             return [Reply("choose.agency_several", {"text": event.text[:60]}, buttons=buttons)]
         if event.kind != "choice" or not event.choice.startswith("agency:"):
@@ -48,16 +68,18 @@ class AgencySteps(FlowBase):
         action, _, arg = event.choice.removeprefix("agency:").partition(":")
         if action == "all":
             agencies = list(self.agencies.for_province(conv.answers.get("province_code", "")))
-            conv.listing = {"codes": [a.code for a in agencies]}
+            self._offer(conv, agencies)
             buttons = self._listing_page(conv, "agency", self._agency_items(agencies), 0, 1)
             return [Reply("choose.agency_all", buttons=buttons, edit=True)]
-        if action == "page" and arg.isdigit():
+        if action == "page" and ascii_digits(arg):
             agencies = self._listed_agencies(conv)
             buttons = self._listing_page(conv, "agency", self._agency_items(agencies), int(arg), 1)
             return [Reply("choose.agency_all", buttons=buttons, edit=True)]
-        agency = self.agencies.by_code(arg) if action == "pick" else None
-        if agency is None:
+        if action != "pick":
             return self._stale(conv, now)
+        agency = self._offered_agency(conv, arg)
+        if agency is None:
+            return [Reply("err.choice_not_offered"), *self.prompt(conv, now)]
         conv.answers["agency_code"] = agency.code
         shown = Reply(
             "note.agency_chosen",

@@ -51,11 +51,14 @@ class ReviewSteps(FlowBase):
             "agency": f"[{agency.code}] {agency.name}" if agency else missing,
         }
 
+    def _editable(self, conv: Conversation) -> list[str]:
+        """The answers the review offers to change (a passport has no back side)."""
+        return [name for name in EDITABLE if not (name == "id_back" and conv.has_passport())]
+
     def _ask_review(self, conv: Conversation, now: datetime) -> list[Reply]:
         edits = [
             Button(f"review:edit:{name}", label_key=f"btn.edit.{name}")
-            for name in EDITABLE
-            if not (name == "id_back" and conv.has_passport())
+            for name in self._editable(conv)
         ]
         buttons = (
             *button_rows(edits, 2),
@@ -67,7 +70,7 @@ class ReviewSteps(FlowBase):
         if event.kind != "choice" or not event.choice.startswith("review:"):
             return [Reply("review.use_buttons"), *self._ask_review(conv, now)]
         action, _, arg = event.choice.removeprefix("review:").partition(":")
-        if action == "edit" and arg in EDITABLE:
+        if action == "edit" and arg in self._editable(conv):
             conv.listing = {}
             fire(conv, f"edit_{arg}")
             return [
