@@ -263,7 +263,7 @@ async def run_console(
                         return 0
                     if not line.strip():
                         continue
-                    event = to_event(line, console.buttons)
+                    event = await asyncio.to_thread(to_event, line, console.buttons)  # reads
                     if isinstance(event, NotAFile):
                         console.not_a_file(event)
                     else:

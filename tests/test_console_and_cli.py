@@ -126,6 +126,10 @@ def test_every_way_a_terminal_pastes_a_dragged_file_sends_that_file(
     assert event.file_name == path.name
 
 
+def unquoted_path(line: str) -> str:
+    return str(Path(line.strip().strip("'")).expanduser())
+
+
 @pytest.mark.parametrize("locale", ["vi", "en"])
 @pytest.mark.parametrize(
     "typed", ["{home}/Ảnh/cccd.jpg", "'{home}/Ảnh/cccd mới.jpg' ", "~/khong-co/cccd.png"]
@@ -135,8 +139,7 @@ async def test_a_photo_path_that_does_not_exist_is_said_so_and_the_step_goes_on(
 ) -> None:
     line = typed.format(home=tmp_path)
     shown = await converse(tmp_path / "data", clock, ["1", line, "0312345678"], locale)
-    missing = line.strip().strip("'")
-    said = SAY.text(locale, "console.file_missing", {"path": str(Path(missing).expanduser())})
+    said = SAY.text(locale, "console.file_missing", {"path": unquoted_path(line)})
     assert said in shown
     unknown = SAY.text(locale, "err.unknown_command", {"command": "{command}"})
     assert unknown.partition("{command}")[0] not in shown
@@ -145,7 +148,8 @@ async def test_a_photo_path_that_does_not_exist_is_said_so_and_the_step_goes_on(
 
 
 def test_commands_are_still_commands() -> None:
-    for line, command in (("/start", "start"), ("/language en", "language"), ("/status ", "status")):
+    typed = (("/start", "start"), ("/language en", "language"), ("/status ", "status"))
+    for line, command in typed:
         event = to_event(line, [])
         assert isinstance(event, Event) and event.command == command
 
@@ -380,3 +384,15 @@ async def test_an_agencies_import_is_offered_by_the_running_bot_without_a_restar
     clock.advance(minutes=1, seconds=1)
     await citizen.command("start")
     assert any("[03150] BHXH cơ sở Gia Viên" in label for label, _ in citizen.buttons())
+
+
+async def test_a_hand_edited_directory_that_no_longer_loads_leaves_the_last_good_one(
+    parts: Components, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    directory = parts.service.flow.agencies
+    assert directory.by_code("03102") is not None
+    (parts.settings.vssid_data_dir / "agencies.csv").write_text("code,name\n031,\n")
+    clock.advance(minutes=1, seconds=1)
+    with caplog.at_level("ERROR"):
+        assert directory.by_code("03102") is not None
+    assert any("agencies.csv" in r.getMessage() for r in caplog.records)
