@@ -81,6 +81,13 @@ def _as_path(spelling: str) -> Path | None:
         return None
 
 
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):  # a NUL byte, a name too long for the file system: text
+        return False
+
+
 def _looks_like_path(spelling: str) -> bool:
     """Typed as a file, not as an answer: a folder in front, or a picture's file name."""
     if spelling.startswith(("/", "~", "./", "../", "file://")) or _WINDOWS_PATH.match(spelling):
@@ -96,13 +103,12 @@ def _read_file(text: str) -> Event | NotAFile | None:
     meant = _meant(text)
     for spelling in dict.fromkeys((text, meant)):  # as typed first: a name may hold quotes
         path = _as_path(spelling)
+        if path is None or not _is_file(path):
+            continue
         try:
-            if path is not None and path.is_file():
-                return Event(kind="document", data=path.read_bytes(), file_name=path.name)
+            return Event(kind="document", data=path.read_bytes(), file_name=path.name)
         except OSError:  # no permission to read it
-            return NotAFile(path, "not_a_file") if path is not None else None
-        except ValueError:  # a NUL byte
-            return None
+            return NotAFile(path, "not_a_file")
     if _COMMAND.fullmatch(text):
         return None
     path = _as_path(meant)

@@ -147,6 +147,12 @@ async def test_a_photo_path_that_does_not_exist_is_said_so_and_the_step_goes_on(
     assert answers["bhxh_code"] == "0312345678" and state == "full_name"
 
 
+def test_long_or_odd_answers_are_still_answers() -> None:
+    for typed in ("Số 5 " + "Lạch Tray " * 40, "Nguyễn\x00Văn An", "O'Brien", "an@gmail.com"):
+        event = to_event(typed, [])
+        assert isinstance(event, Event) and event.kind == "text" and event.text == typed
+
+
 def test_commands_are_still_commands() -> None:
     typed = (("/start", "start"), ("/language en", "language"), ("/status ", "status"))
     for line, command in typed:
