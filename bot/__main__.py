@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import importlib
 import logging
+import os
 import sys
 from typing import TextIO
 
@@ -116,10 +117,27 @@ def configure_logging(stream: TextIO | None = None) -> None:
     install_redaction()  # token-shaped text at once; ``run`` adds the configured secrets
 
 
+#: What a shell reports for a command stopped by a closed pipe (128 + SIGPIPE).
+EXIT_BROKEN_PIPE = 128 + 13
+
+
+def _stop_writing_to_stdout() -> None:
+    """The reader is gone: point stdout at the null device, so the interpreter's flush at
+    exit does not fail a second time (the recipe of Python's ``signal`` docs; keeping
+    SIGPIPE's default action instead would also kill ``run`` on a dropped connection)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
 def main(argv: list[str] | None = None) -> int:
     configure_logging()
     args = parser().parse_args(argv)
-    code: int = args.func(args)
+    try:
+        code: int = args.func(args)
+        sys.stdout.flush()  # what is still buffered meets a closed pipe here, not at exit
+    except BrokenPipeError:  # ``vssid-bot … | head``: the reader has what it wanted
+        _stop_writing_to_stdout()
+        return EXIT_BROKEN_PIPE
     return code
 
 

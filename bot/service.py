@@ -231,17 +231,23 @@ class RegistrationService:
             for d in await self.declarations.for_user(user_key)
         ]
 
-    async def sweep(self, now: datetime | None = None) -> list[Notice]:
+    async def sweep(self, now: datetime | None = None, only: str | None = None) -> list[Notice]:
         """Remind quiet users, delete drafts past their 10 days and the personal data of
         declarations past their retention; returns what to tell whom.
 
         Driven by the database alone, so it can run at start-up and on a timer, and a
-        restart loses nothing.
+        restart loses nothing. With ``only`` (a user key), that user's reminders and notices
+        (the console: it may share the database with a running bot, and must not take
+        what is owed to Telegram users); retention is then left to the bot's sweep.
         """
         now = now or self.clock()
         notices: list[Notice] = []
-        cutoff = reminders.oldest_silence_worth_a_look(now).isoformat()
-        for user_key in await self.conversations.quiet_since(cutoff):
+        if only is None:
+            cutoff = reminders.oldest_silence_worth_a_look(now).isoformat()
+            quiet = await self.conversations.quiet_since(cutoff)
+        else:
+            quiet = [only]  # ``reminders.due`` below decides whether anything is due
+        for user_key in quiet:
             async with self._lock(user_key):
                 conv = await self.conversations.load(user_key)
                 if conv is None:
@@ -257,9 +263,10 @@ class RegistrationService:
                     conv.reminded_at = now.isoformat()
                     await self.conversations.save(conv)  # not touched: silence goes on
                     notices.append(Notice(user_key, conv.locale, replies))
-        for purged in await self.retention.sweep(now):
-            await self._forget_finished_answers(purged.user_key)
-        return notices + await self._stored_notices()
+        if only is None:
+            for purged in await self.retention.sweep(now):
+                await self._forget_finished_answers(purged.user_key)
+        return notices + await self._stored_notices(only)
 
     async def _forget_finished_answers(self, user_key: str) -> None:
         """A conversation finished before answers were forgotten at submission still holds
@@ -270,13 +277,14 @@ class RegistrationService:
                 conv.forget_answers()
                 await self.conversations.save(conv)
 
-    async def _stored_notices(self) -> list[Notice]:
-        """Decisions and expiries of submitted declarations, waiting to be told."""
+    async def _stored_notices(self, only: str | None = None) -> list[Notice]:
+        """Decisions and expiries of submitted declarations, waiting to be told (to the
+        user ``only``, if given)."""
         if self.reviews is None:
             return []
         await self.reviews.expire_overdue()
         found = []
-        for pending in await self.reviews.notices.pending():
+        for pending in await self.reviews.notices.pending(user_key=only):
             params = dict(pending.params)
             locale = str(params.pop("locale", self.default_locale))
             replies = [Reply(pending.key, params)]

@@ -11,11 +11,11 @@ from datetime import timedelta
 
 from bot.clock import Clock, utc_now
 from bot.cpu_worker import CpuWorker
-from bot.flows.agencies import load_directory
 from bot.flows.places import catalogue
 from bot.flows.registration import RegistrationFlow
 from bot.flows.validators import mobile_phone
 from bot.i18n import Translator
+from bot.live_agencies import LiveAgencies
 from bot.notify import Notifier
 from bot.review import Reviews
 from bot.service import RegistrationService
@@ -83,7 +83,7 @@ async def build(settings: Settings, clock: Clock = utc_now) -> Components:
     db = await Database(settings.database_path).open()
     translator = Translator(default=settings.bot_default_locale)
     outbox = DevOutbox(db)
-    flow = RegistrationFlow(catalogue(), load_directory(data_dir), derive(key, "otp"))
+    flow = RegistrationFlow(catalogue(), LiveAgencies(data_dir, clock), derive(key, "otp"))
     notifier = Notifier(settings, outbox)
     photos = PhotoStore(db, data_dir / "photos", key)
     cpu = CpuWorker(translator, photos.sealer)

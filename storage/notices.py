@@ -46,11 +46,12 @@ class UserNotices:
             "DELETE FROM user_notices WHERE json_extract(params, '$.receipt') = ?", (receipt,)
         )
 
-    async def pending(self, limit: int = 200) -> list[PendingNotice]:
+    async def pending(self, limit: int = 200, user_key: str | None = None) -> list[PendingNotice]:
+        """Not yet delivered, oldest first; only ``user_key``'s when given."""
         rows = await self.db.fetch(
             "SELECT id, user_key, key, params FROM user_notices WHERE sent_at IS NULL "
-            "ORDER BY id LIMIT ?",
-            (limit,),
+            "AND (? IS NULL OR user_key = ?) ORDER BY id LIMIT ?",
+            (user_key, user_key, limit),
         )
         return [PendingNotice(int(r[0]), str(r[1]), str(r[2]), json.loads(r[3])) for r in rows]
 

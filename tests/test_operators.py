@@ -526,7 +526,7 @@ async def test_an_outbox_error_with_terminal_escapes_prints_harmlessly(
 def test_a_qr_code_with_terminal_escapes_prints_harmlessly_from_scan(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    hostile = "001099012345||Nguyễn\u202eVăn An|01011990|Nam|Hà Nội\x9b2J|01012021"
+    hostile = "001099012345||Nguyễn\u202eVăn An|01011999|Nam|Hà Nội\x9b2J|01012021"
     photo = tmp_path / "hostile.jpg"
     photo.write_bytes(qr_photo(hostile))
     assert main(["scan", str(photo)]) == 0

@@ -230,4 +230,4 @@ def test_the_scan_command_prints_one_json_line_per_file(
         )
         .isoformat()
     )
-    assert set(lines[0]) == {"file", "kind", "fields", "ms", "problem"}
+    assert set(lines[0]) == {"file", "kind", "fields", "ms", "problem", "checks"}

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Callable
 
 from bot.cli.terminal import printable
 from bot.masking import mask_name, mask_number, mask_phone
@@ -38,20 +39,31 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         decision.add_argument(
             "--officer",
             required=True,
-            type=_officer,
+            type=_not_blank("name the officer who decides"),
             metavar="NAME",
             help="who decides (kept with the decision)",
         )
-    reject.add_argument("--reason", required=True, help="told to the citizen as written")
+    reject.add_argument(
+        "--reason",
+        required=True,
+        type=_not_blank("say why, in words the citizen will read"),
+        help="told to the citizen as written (required, not blank)",
+    )
     parser.set_defaults(func=run)
 
 
-def _officer(text: str) -> str:
-    """A decision names a person: not an empty or blank ``--officer``."""
-    name = " ".join(text.split())
-    if not name:
-        raise argparse.ArgumentTypeError("name the officer who decides")
-    return name
+def _not_blank(refusal: str) -> Callable[[str], str]:
+    """An argument type for what a decision must carry: who decides, why it is refused.
+    Blank (empty, spaces, line breaks) is refused with ``refusal``; runs of white space
+    become one space."""
+
+    def check(text: str) -> str:
+        cleaned = " ".join(text.split())
+        if not cleaned:
+            raise argparse.ArgumentTypeError(refusal)
+        return cleaned
+
+    return check
 
 
 def run(args: argparse.Namespace) -> int:
