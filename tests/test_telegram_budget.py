@@ -200,6 +200,23 @@ async def test_background_messages_use_the_budget_the_replies_leave() -> None:
     assert time.perf_counter() - start < 2.5  # 10 at once, then 10/s: not starved when quiet
 
 
+async def test_a_too_many_requests_answer_is_waited_out_and_the_reply_still_arrives(
+    telegram: Running,
+) -> None:
+    """The budget keeps what ``AIORateLimiter`` does: Telegram's 429 pauses sending for the
+    time it names, then the same call is made again."""
+    user = telegram.user(CITIZEN)
+    telegram.emu.fail_next(
+        "sendMessage",
+        error_code=429,
+        description="Too Many Requests: retry after 1",
+        retry_after=1,
+        chat_id=CITIZEN,
+    )
+    assert "Xin chào" in await user.command("start")
+    assert [c.status for c in chat_calls(telegram.emu.calls(), CITIZEN)] == [429, 200]
+
+
 # ----------------------------------------------------- reminders while citizens are typing
 QUIET = 300  # quiet drafts due for a reminder (the issue's 1,000, scaled to a test's length)
 BACKGROUND_RATE = 5.0
@@ -268,7 +285,7 @@ async def test_a_morning_sweep_of_reminders_does_not_stall_the_chats(
     finally:
         sweep.cancel()
         await asyncio.gather(sweep, return_exceptions=True)
-    assert max(waits) < 1.0, sorted(waits)
+    assert max(waits) < 2.0, sorted(waits)  # the queue ahead would take a minute
     assert 0 < len(reminded) <= BACKGROUND_RATE * elapsed + BACKGROUND_RATE + 1
     assert len(reminded) < QUIET  # still queued: the citizens were answered meanwhile
 
@@ -309,7 +326,7 @@ async def test_the_pdf_waits_its_turn_without_holding_up_the_citizens_next_answe
     finally:
         sweep.cancel()
         await asyncio.gather(sweep, return_exceptions=True)
-    assert receipt_wait < 1.0 and status_wait < 1.0, (receipt_wait, status_wait)
+    assert receipt_wait < 2.0 and status_wait < 2.0, (receipt_wait, status_wait)
     assert not pdf_sent  # behind the reminders queued before it, as background
     assert "số hồ sơ" in emu.transcript(CITIZEN)
 
