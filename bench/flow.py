@@ -14,9 +14,11 @@ realistic JSON: ``getMe``, ``setMyCommands``, ``sendMessage``, ``editMessageText
 
 Wiring: ``build_application(settings, parts, request=..., rate_limiter=...)`` gets the
 in-process :class:`LocalBotApi` from :func:`local_transport`. The limiter stays
-the real ``AIORateLimiter`` with ``max_retries=3`` but with its *overall* 30 messages/s bucket
-off (``overall_max_rate=0``): that bucket models Telegram's bulk limit, not CPU, and caps the
-bot at a few dozen steps/s whatever the code costs; one short extra run measures exactly that.
+the bot's own ``TelegramBudget`` (``bot/handlers/budget.py``: PTB's ``AIORateLimiter`` with a
+background lane; ``max_retries=3``) but with its *overall* 30 messages/s bucket and the
+background lane's cap off (``overall_max_rate=0``, ``background_max_rate=0``): they model
+Telegram's bulk limit, not CPU, and cap the bot at a few dozen steps/s whatever the code
+costs; one short extra run measures exactly that, with the budget as shipped.
 
 A user (``SCRIPT``, the happy path of ``tests/story.py``) sends 18 updates: /start, the consent
 button, 7 typed answers, the e-mail-choice button, an e-mail, 3 photos (1000×750 JPEG, ~150 KB,
@@ -32,7 +34,10 @@ Measures (each 3 runs, medians; ``--quick``: one short run of each, 50 users, N 
 
 1. throughput: 200 users at once, each sending its next update as soon as ``process_update``
    for the previous one returned; steps/s = all updates / wall time of the whole run. Also
-   CPU per step (process and event-loop thread) and Bot API calls per step.
+   CPU per step (process and event-loop thread) and Bot API calls per step; and the calls
+   aimed at a chat (every one with a ``chat_id``: messages, edits, the PDF; not
+   ``answerCallbackQuery`` or ``getFile``) per completed registration, PDFs included (counted
+   after the background backlog is drained): each spends Telegram's ~30 a second.
 2. latency: open loop at a steady 500 steps/s. ``LANES`` lanes each play one user after
    another; slot *i* is due at ``t0 + i/rate`` whether or not other steps are done (a lane
    waits for its own previous step; how late steps start is reported as "schedule lag").
@@ -49,9 +54,10 @@ Measures (each 3 runs, medians; ``--quick``: one short run of each, 50 users, N 
    final ``malloc_trim(0)``.
 
 Usage: ``python bench/flow.py [--quick] [--profile]``. The last line is
-``steps_per_s=… p50_ms=… p99_ms=… kb_per_conversation=…`` (median throughput, median of the
-500 steps/s runs' p50/p99 of the complete answer, memory with the row cache kept as the bot
-runs). ``--profile`` prints cProfile tables of one throughput run (event-loop thread only).
+``steps_per_s=… p50_ms=… p99_ms=… kb_per_conversation=… calls_per_registration=…`` (median
+throughput, median of the 500 steps/s runs' p50/p99 of the complete answer, memory with the
+row cache kept as the bot runs, median chat-aimed calls per registration). ``--profile``
+prints cProfile tables of one throughput run (event-loop thread only).
 """
 
 from __future__ import annotations
@@ -86,12 +92,13 @@ sys.path.insert(0, str(ROOT))
 
 from PIL import Image, ImageDraw, ImageFilter  # noqa: E402
 from telegram import Update  # noqa: E402
-from telegram.ext import AIORateLimiter, Application  # noqa: E402
+from telegram.ext import Application  # noqa: E402
 from telegram.request import BaseRequest, RequestData  # noqa: E402
 
 from bot import event_loop  # noqa: E402
 from bot.__main__ import configure_logging as configure_bot_logging  # noqa: E402
 from bot.handlers import app as app_module  # noqa: E402
+from bot.handlers.budget import TelegramBudget  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.wiring import Components, build  # noqa: E402
 
@@ -194,6 +201,7 @@ class FakeTelegram:
         self.photos = photos
         self.chats: dict[int, ChatLog] = {}
         self.calls: Counter[str] = Counter()
+        self.chat_calls = 0  # calls with a chat_id: what Telegram's ~30 a second counts
         self.errors: list[str] = []
 
     def chat(self, chat_id: int) -> ChatLog:
@@ -211,6 +219,8 @@ class FakeTelegram:
 
     def call(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         self.calls[method] += 1
+        if "chat_id" in params:
+            self.chat_calls += 1
         handler = getattr(self, f"api_{method}", None)
         if handler is None:
             self.errors.append(f"unexpected Bot API method {method}")
@@ -346,14 +356,16 @@ def _json_or_str(value: str) -> Any:
         return value
 
 
-def local_transport(server: FakeTelegram, *, throttle: bool) -> dict[str, Any]:
+def local_transport(
+    server: FakeTelegram, settings: Settings, *, throttle: bool
+) -> dict[str, Any]:
     """Arguments for ``build_application``: :class:`LocalBotApi` instead of ``HTTPXRequest``;
-    with ``throttle=False`` the limiter is still ``AIORateLimiter`` (same retries), minus its
-    overall 30 msg/s bucket."""
+    with ``throttle=False`` the limiter is still ``TelegramBudget`` (same retries), minus its
+    overall 30 msg/s bucket and the background lane's cap."""
     limiter = (
-        AIORateLimiter(max_retries=3)
+        TelegramBudget(background_max_rate=settings.telegram_background_rate)
         if throttle
-        else AIORateLimiter(max_retries=3, overall_max_rate=0)
+        else TelegramBudget(background_max_rate=0, overall_max_rate=0)
     )
     return {"request": LocalBotApi(server), "rate_limiter": limiter}
 
@@ -552,7 +564,7 @@ async def running_bot(photos: list[bytes], *, throttle: bool = False) -> AsyncIt
     )
     parts = await build(settings)
     app = app_module.build_application(
-        settings, parts, **local_transport(server, throttle=throttle)
+        settings, parts, **local_transport(server, settings, throttle=throttle)
     )
     sim = Sim(folder, parts, app, server)
     original_put = parts.outbox.put
@@ -603,13 +615,16 @@ class ThroughputRun:
     drain_s: float  # background backlog left when the last user was answered
     sustained_rate: float  # steps / (run + drain)
     cpu_all_ms: float  # whole process CPU per step, backlog included
+    calls_per_registration: float  # calls with a chat_id, PDFs included
 
 
 async def throughput(photos: list[bytes], users: int) -> ThroughputRun:
     async with running_bot(photos) as sim:
         await warm_up(sim)
+        await sim.parts.service.drain()  # the warm-up's PDFs, not to be counted below
         gc.collect()
         calls_before = Counter(sim.server.calls)
+        chat_calls_before = sim.server.chat_calls
         cpu, loop_cpu = time.process_time(), time.thread_time()
         start = time.perf_counter()
         counts = await asyncio.gather(*(sim.run_user(SimUser(uid)) for uid in new_uids(users)))
@@ -623,6 +638,7 @@ async def throughput(photos: list[bytes], users: int) -> ThroughputRun:
             await sim.app.post_shutdown(sim.app)  # idempotent: running_bot's second call no-ops
         drain = time.perf_counter() - drain_start
         cpu_all = time.process_time() - cpu
+        chat_calls = sim.server.chat_calls - chat_calls_before
         [[declared]] = await sim.count("SELECT COUNT(*) FROM declarations")
         check(sim, int(declared), users + WARM_USERS)
     steps = sum(counts)
@@ -635,11 +651,12 @@ async def throughput(photos: list[bytes], users: int) -> ThroughputRun:
         drain,
         steps / (elapsed + drain),
         cpu_all / steps * 1e3,
+        chat_calls / users,
     )
 
 
 async def throttled_throughput(photos: list[bytes], users: int, window: float) -> float:
-    """Closed loop with ``AIORateLimiter`` exactly as shipped, for ``window`` seconds."""
+    """Closed loop with ``TelegramBudget`` exactly as shipped, for ``window`` seconds."""
     async with running_bot(photos, throttle=True) as sim:
         done = 0
 
@@ -892,7 +909,7 @@ async def main_async(args: argparse.Namespace) -> None:
     if half is not None:
         print(f"  {stamp()} latency run at {half_rate}/s: {len(half.last_ms)} steps")
     limited = await throttled_throughput(photos, users, 2.0 if quick else 3.0)
-    print(f"  {stamp()} throttled run (AIORateLimiter as shipped): {limited:.0f} steps/s")
+    print(f"  {stamp()} throttled run (TelegramBudget as shipped): {limited:.0f} steps/s")
     mem = run_memory_subprocesses(memory_n, repeats)
     for m in mem:
         print(
@@ -913,6 +930,13 @@ async def main_async(args: argparse.Namespace) -> None:
     print(row("  CPU per step, incl. backlog (ms)", [t.cpu_all_ms for t in tput], "{:9.2f}"))
     print(row("  CPU per step, event-loop thread (ms)", [t.loop_cpu_ms for t in tput], "{:9.2f}"))
     print(row("  Bot API calls per step", [t.calls.total() / t.steps for t in tput], "{:9.2f}"))
+    print(
+        row(
+            "  chat-aimed calls per registration",
+            [t.calls_per_registration for t in tput],
+            "{:9.1f}",
+        )
+    )
     print(row("latency @500/s, complete answer p50 (ms)", [pct(r.last_ms, 50) for r in lat]))
     print(row("latency @500/s, complete answer p99 (ms)", [pct(r.last_ms, 99) for r in lat]))
     print(row("latency @500/s, first reply p50 (ms)", [pct(r.first_ms, 50) for r in lat]))
@@ -964,7 +988,7 @@ async def main_async(args: argparse.Namespace) -> None:
                 f"  p99 {pct(values, 99):8.2f} ms  max {max(values):8.2f} ms"
             )
     print(
-        f"with AIORateLimiter as shipped (overall 30 msg/s): {limited:.0f} steps/s"
+        f"with TelegramBudget as shipped (overall 30 msg/s): {limited:.0f} steps/s"
         f" ({users} users, closed loop)"
     )
     print(f"load average at end: {loadavg()}; whole run {time.perf_counter() - began:.0f} s")
@@ -973,9 +997,10 @@ async def main_async(args: argparse.Namespace) -> None:
     p50 = statistics.median(pct(r.last_ms, 50) for r in lat)
     p99 = statistics.median(pct(r.last_ms, 99) for r in lat)
     kb = statistics.median(m["kb_cached"] for m in mem)
+    per_registration = statistics.median(t.calls_per_registration for t in tput)
     print(
         f"steps_per_s={steps_per_s:.0f} p50_ms={p50:.2f} p99_ms={p99:.2f}"
-        f" kb_per_conversation={kb:.2f}"
+        f" kb_per_conversation={kb:.2f} calls_per_registration={per_registration:.1f}"
     )
 
 

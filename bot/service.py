@@ -58,10 +58,15 @@ class Notice:
 
 @dataclass(frozen=True)
 class Outcome:
-    """The replies to send and the language to render them in."""
+    """The replies to send and the language to render them in.
+
+    ``background`` marks what follows an answer rather than answering (the PDF after the
+    receipt): a channel may let it wait behind its answers to other people.
+    """
 
     locale: str
     replies: list[Reply]
+    background: bool = False
 
 
 Deliver = Callable[[Outcome], Awaitable[None]]
@@ -202,9 +207,11 @@ class RegistrationService:
         except Exception:
             log.exception("follow-up for %s failed", mask_user(user_key))
             return
+        # Not under the user's lock: the channel may hold a background message back a while
+        # (Telegram's budget, bot.handlers.budget), and the user's next message must not
+        # wait for it. It was made after the answer it follows was delivered.
         if deliver is not None:
-            async with self._lock(user_key):
-                await deliver(Outcome(locale, replies))
+            await deliver(Outcome(locale, replies, background=True))
 
     async def drain(self) -> None:
         """Wait for what is still being sent after an answer (the PDF after a receipt)."""

@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     staff_chat_id: int | None = None
     staff_user_ids: str = ""
     bot_default_locale: Literal["vi", "en"] = "vi"
+    #: Background messages (reminders, decisions, the PDF after a receipt) a second, out of
+    #: Telegram's ~30 for the whole bot; replies to people typing always go first. A third:
+    #: a sweep of 1,000 reminders takes under two minutes and leaves two thirds for replies.
+    telegram_background_rate: float = Field(default=10.0, gt=0, le=30)
     #: Days a decided or expired declaration keeps its personal fields, PDF and photos.
     retention_days: int = Field(default=30, ge=0)
 

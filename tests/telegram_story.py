@@ -54,6 +54,11 @@ class TelegramUser:
         self.emu.send_contact(self.user_id, phone, contact_user_id=other)
         return await self._activity()
 
+    async def presses_on(self, message_id: int, data: str) -> str:
+        """Press a button of one given message, e.g. an older one higher up in the chat."""
+        self.emu.press_button(self.user_id, message_id, data)
+        return await self._activity()
+
     async def presses(self, wanted: str) -> str:
         """Press the newest button whose label contains ``wanted`` or whose data starts with it."""
         for message in reversed(self.emu.messages(self.user_id)):

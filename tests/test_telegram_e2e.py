@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pytest
 from telegram.ext import Application
 
 from bot.handlers.app import build_application
+from bot.handlers.budget import TelegramBudget
 from bot.wiring import Components, build
 from tests.conftest import FakeClock, make_settings
 from tests.emulator import ApiCall, BotApiEmulator
@@ -42,17 +44,28 @@ class Running:
         return found.group(0)
 
 
-@pytest.fixture
-async def telegram(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Running]:
+@asynccontextmanager
+async def running_bot(
+    tmp_path: Path,
+    clock: FakeClock,
+    *,
+    rate_limiter: TelegramBudget | None = None,
+    sweeps: bool = True,
+) -> AsyncIterator[Running]:
+    """The real Application polling the emulator; ``sweeps=False`` leaves the reminder sweep
+    to the test (it would otherwise run a second after start)."""
     async with BotApiEmulator() as emu:
         settings = make_settings(
             tmp_path, telegram_bot_token=emu.token, telegram_api_url=emu.root_url
         )
         parts = await build(settings, clock)
-        app = build_application(settings, parts)
+        app = build_application(settings, parts, rate_limiter=rate_limiter)
         await app.initialize()
         if app.post_init is not None:  # run_polling would call it; the test starts by hand
             await app.post_init(app)
+        if not sweeps and app.job_queue is not None:
+            for job in app.job_queue.jobs():
+                job.schedule_removal()
         await app.start()
         assert app.updater is not None
         await app.updater.start_polling(timeout=1, poll_interval=0.0)
@@ -66,6 +79,12 @@ async def telegram(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Running]:
             await parts.close()
         assert emu.spec_violations == []
         assert emu.internal_errors == []
+
+
+@pytest.fixture
+async def telegram(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Running]:
+    async with running_bot(tmp_path, clock) as running:
+        yield running
 
 
 async def answer_until_phone(user: TelegramUser) -> None:

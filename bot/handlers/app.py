@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from telegram import BotCommand
 from telegram.ext import (
-    AIORateLimiter,
     Application,
-    BaseRateLimiter,
     CallbackQueryHandler,
     MessageHandler,
     filters,
 )
 from telegram.request import BaseRequest, HTTPXRequest
 
+from bot.handlers.budget import TelegramBudget
 from bot.handlers.registration import on_error, on_private_update, sweep_drafts
+from bot.handlers.render import NewestMessages
 from bot.settings import Settings
 from bot.wiring import Components
 
@@ -31,10 +30,11 @@ def build_application(
     parts: Components,
     *,
     request: BaseRequest | None = None,
-    rate_limiter: BaseRateLimiter[Any] | None = None,
+    rate_limiter: TelegramBudget | None = None,
 ) -> Application:
     """The bot's Application. ``request`` and ``rate_limiter`` replace the HTTP transport and
-    Telegram's rate limits (bench/flow.py answers the Bot API in-process)."""
+    Telegram's budget (bench/flow.py answers the Bot API in-process; tests scale the budget
+    down). The budget must be a ``TelegramBudget``: background sends name its lane."""
     if settings.telegram_bot_token is None:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
     root = settings.api_root
@@ -47,13 +47,16 @@ def build_application(
             request or HTTPXRequest(connection_pool_size=64, read_timeout=20, write_timeout=60)
         )
         .get_updates_request(request or HTTPXRequest(read_timeout=LONG_POLL_TIMEOUT + 10))
-        .rate_limiter(rate_limiter or AIORateLimiter(max_retries=3))
+        .rate_limiter(
+            rate_limiter or TelegramBudget(background_max_rate=settings.telegram_background_rate)
+        )
         .concurrent_updates(True)
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
         .build()
     )
     application.bot_data["components"] = parts
+    application.bot_data["newest"] = NewestMessages()
     private = filters.ChatType.PRIVATE
     # Text, photos and files first: they are never service messages, and the check of all
     # ~45 kinds of service message then runs only for the rare rest (stickers, voice, …).

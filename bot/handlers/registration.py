@@ -6,6 +6,7 @@ before the reply is sent (ANCHORS lesson 1); this handler only translates.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from telegram import Update
@@ -13,10 +14,11 @@ from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot.flows.events import Event
+from bot.handlers.budget import Lane
 from bot.handlers.events import to_event
-from bot.handlers.render import send_replies
+from bot.handlers.render import NewestMessages, send_replies
 from bot.masking import mask_user
-from bot.service import Outcome
+from bot.service import Notice, Outcome
 from bot.wiring import Components
 
 log = logging.getLogger(__name__)
@@ -27,13 +29,21 @@ def components(context: ContextTypes.DEFAULT_TYPE) -> Components:
     return found
 
 
+def newest_messages(context: ContextTypes.DEFAULT_TYPE) -> NewestMessages:
+    found: NewestMessages = context.application.bot_data["newest"]
+    return found
+
+
 async def on_private_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     chat = update.effective_chat
     user = update.effective_user
     if chat is None or user is None or chat.type != "private" or user.is_bot:
         return
     parts = components(context)
+    newest = newest_messages(context)
     query = update.callback_query
+    if update.message is not None:
+        newest.saw(chat.id, update.message.message_id)
 
     async def prepare() -> Event | None:
         if query is not None:
@@ -42,7 +52,14 @@ async def on_private_update(update: Update, context: ContextTypes.DEFAULT_TYPE) 
 
     async def deliver(outcome: Outcome) -> None:
         await send_replies(
-            context.bot, chat.id, outcome.replies, outcome.locale, parts.translator, query
+            context.bot,
+            chat.id,
+            outcome.replies,
+            outcome.locale,
+            parts.translator,
+            None if outcome.background else query,
+            newest=newest,
+            lane=Lane.BACKGROUND if outcome.background else None,
         )
 
     # Every await happens under the user's lock, taken in arrival order (updates of one
@@ -51,21 +68,35 @@ async def on_private_update(update: Update, context: ContextTypes.DEFAULT_TYPE) 
 
 
 async def sweep_drafts(context: ContextTypes.DEFAULT_TYPE) -> None:
-    """JobQueue tick: reminders and expiry come from the database, so none is lost."""
+    """JobQueue tick: reminders and expiry come from the database, so none is lost.
+
+    The notices are handed to the budget's background lane all at once: it sends them at
+    its own pace, behind every reply to someone typing (``bot.handlers.budget``).
+    """
     parts = components(context)
-    for notice in await parts.service.sweep():
-        channel, _, chat = notice.user_key.partition(":")
-        if channel != "tg" or not chat.lstrip("-").isdigit():
-            continue
-        try:
-            await send_replies(
-                context.bot, int(chat), notice.replies, notice.locale, parts.translator
-            )
-        except TelegramError as exc:  # blocked the bot, deleted the account: go on
-            log.info("could not notify %s: %s", mask_user(notice.user_key), exc)
-            continue
-        if notice.notice_id is not None:
-            await parts.service.notice_delivered(notice.notice_id)
+    notices = await parts.service.sweep()
+    await asyncio.gather(*(_notify(context, parts, notice) for notice in notices))
+
+
+async def _notify(context: ContextTypes.DEFAULT_TYPE, parts: Components, notice: Notice) -> None:
+    channel, _, chat = notice.user_key.partition(":")
+    if channel != "tg" or not chat.lstrip("-").isdigit():
+        return
+    try:
+        await send_replies(
+            context.bot,
+            int(chat),
+            notice.replies,
+            notice.locale,
+            parts.translator,
+            newest=newest_messages(context),
+            lane=Lane.BACKGROUND,
+        )
+    except TelegramError as exc:  # blocked the bot, deleted the account: go on
+        log.info("could not notify %s: %s", mask_user(notice.user_key), exc)
+        return
+    if notice.notice_id is not None:
+        await parts.service.notice_delivered(notice.notice_id)
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
