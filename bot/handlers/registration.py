@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
-from telegram.error import TelegramError
-from telegram.ext import ContextTypes
+from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.ext import ContextTypes, ExtBot
 
 from bot.flows.events import Event
 from bot.handlers.events import to_event
@@ -52,17 +52,31 @@ async def on_private_update(update: Update, context: ContextTypes.DEFAULT_TYPE) 
 
 async def sweep_drafts(context: ContextTypes.DEFAULT_TYPE) -> None:
     """JobQueue tick: reminders and expiry come from the database, so none is lost."""
-    parts = components(context)
+    await deliver_notices(context.bot, components(context))
+
+
+async def deliver_notices(bot: ExtBot[None], parts: Components) -> None:
+    """One sweep: tell each Telegram user what the sweep found for them.
+
+    A stored notice Telegram refuses for this chat (403: the user blocked the bot or
+    deleted the account; 400: chat not found) counts an attempt and is parked after a few.
+    Any other failure (network, flood control, Telegram down) is not the user's doing: the
+    notice is simply tried again at the next sweep.
+    """
     for notice in await parts.service.sweep():
         channel, _, chat = notice.user_key.partition(":")
         if channel != "tg" or not chat.lstrip("-").isdigit():
             continue
         try:
-            await send_replies(
-                context.bot, int(chat), notice.replies, notice.locale, parts.translator
-            )
-        except TelegramError as exc:  # blocked the bot, deleted the account: go on
-            log.info("could not notify %s: %s", mask_user(notice.user_key), exc)
+            await send_replies(bot, int(chat), notice.replies, notice.locale, parts.translator)
+        except (Forbidden, BadRequest) as exc:
+            if notice.notice_id is not None:
+                await parts.service.notice_refused(notice.notice_id, f"{type(exc).__name__}: {exc}")
+            else:
+                log.info("could not remind %s: %s", mask_user(notice.user_key), exc)
+            continue
+        except TelegramError as exc:
+            log.info("could not notify %s now: %s", mask_user(notice.user_key), exc)
             continue
         if notice.notice_id is not None:
             await parts.service.notice_delivered(notice.notice_id)
