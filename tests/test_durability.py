@@ -7,10 +7,12 @@ emulator where Telegram answers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sqlite3
 import sys
 import threading
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,18 +24,12 @@ from bot.wiring import Components, build
 from storage.db import MIGRATIONS, Database
 from storage.declarations import DeclarationStore, SubmissionOutbox
 from tests.conftest import FakeClock, make_settings
-from tests.story import Citizen, fill_until_review, submit
+from tests.story import Citizen
+from tests.test_review import submitted
 from tests.test_telegram_e2e import Running, telegram  # noqa: F401 (a fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
 SYNCHRONOUS = {"0": "OFF", "1": "NORMAL", "2": "FULL", "3": "EXTRA"}
-
-
-async def submitted(citizen: Citizen) -> str:
-    await fill_until_review(citizen)
-    await submit(citizen)
-    [declaration] = await citizen.parts.service.declarations.for_user(citizen.user_key)
-    return declaration.receipt
 
 
 def photo_files(parts: Components) -> set[str]:
@@ -215,18 +211,28 @@ async def test_an_old_database_with_items_of_deleted_declarations_is_consistent_
 # ------------------------------------------------------------------- starting on an old file
 
 
+@contextlib.asynccontextmanager
+async def another_writer(path: Path) -> AsyncIterator[None]:
+    """A third process holds the write lock while the block starts the bots, and half a
+    second more: each has then read all it can read without the lock."""
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        await asyncio.sleep(0.5)
+    finally:
+        holder.execute("COMMIT")
+        holder.close()
+
+
 async def test_two_bots_starting_on_an_old_database_at_once_migrate_it_once(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "old.sqlite3"
     old_database(path, 3)
-    holder = sqlite3.connect(path, isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")  # a third process is writing as both start
     first, second = Database(path), Database(path)
-    opening = asyncio.gather(first.open(), second.open(), return_exceptions=True)
-    await asyncio.sleep(0.5)  # both have read all they can read without the lock
-    holder.execute("COMMIT")
-    holder.close()
+    async with another_writer(path):
+        opening = asyncio.gather(first.open(), second.open(), return_exceptions=True)
     results = await opening
     for db in (first, second):
         await db.close()
@@ -253,28 +259,22 @@ async def test_two_processes_starting_on_an_old_database_at_once_migrate_it_once
 ) -> None:
     path = tmp_path / "old.sqlite3"
     old_database(path, 3)
-    holder = sqlite3.connect(path, isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")
-    processes = [
-        await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-c",
-            _START_SCRIPT,
-            str(path),
-            cwd=ROOT,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        for _ in range(2)
-    ]
-    try:
+    async with another_writer(path):
+        processes = [
+            await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-c",
+                _START_SCRIPT,
+                str(path),
+                cwd=ROOT,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            for _ in range(2)
+        ]
         for process in processes:
             assert process.stdout is not None
             assert await process.stdout.readline() == b"opening\n"
-        await asyncio.sleep(0.5)  # both have read all they can read without the lock
-    finally:
-        holder.execute("COMMIT")
-        holder.close()
     try:  # a start that failed and kept its connection open never exits
         outputs = [await asyncio.wait_for(p.communicate(), 30) for p in processes]
     finally:

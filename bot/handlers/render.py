@@ -135,11 +135,13 @@ async def send_replies(
     for reply, text in joined(replies, lang, translator):
         keyboard = markup(reply, lang, translator)
         if reply.document is not None:
-            caption = text if utf16_length(text) <= MAX_CAPTION else ""
-            for part in split_text(text) if not caption else []:
-                await post(bot, "sendMessage", {"chat_id": chat_id, "text": part})
+            caption: str | None = text
+            if utf16_length(text) > MAX_CAPTION:  # said first, the file follows bare
+                for part in split_text(text):
+                    await post(bot, "sendMessage", {"chat_id": chat_id, "text": part})
+                caption = None
             await bot.send_document(
-                chat_id, reply.document, filename=reply.document_name, caption=caption or None
+                chat_id, reply.document, filename=reply.document_name, caption=caption
             )
             continue
         parts = split_text(text)
