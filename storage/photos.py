@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import os
 import secrets
-import time
+import tempfile
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -74,10 +74,15 @@ class PhotoSealer:
 
     def remove_unindexed(self, indexed: set[str], older_than: float) -> int:
         """Unlink sealed files not in ``indexed``, and temporary ones, last written more than
-        ``older_than`` seconds ago (file times are the wall clock's, so is the comparison)."""
+        ``older_than`` seconds ago.
+
+        "Now" is read off a fresh file in the folder: the clock the files' times come from,
+        which need not be this process's (a network file system's server).
+        """
         if not self.folder.is_dir():
             return 0
-        cutoff = time.time() - older_than
+        with tempfile.TemporaryFile(dir=self.folder) as probe:
+            cutoff = os.fstat(probe.fileno()).st_mtime - older_than
         removed = 0
         for path in self.folder.iterdir():
             orphan = path.suffix == ".tmp" or (path.suffix == ".bin" and path.stem not in indexed)
