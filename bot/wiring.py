@@ -31,6 +31,7 @@ from storage.photos import PhotoStore
 
 log = logging.getLogger(__name__)
 
+
 @dataclass
 class Components:
     settings: Settings
