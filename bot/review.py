@@ -44,19 +44,26 @@ class Reviews:
         officer: str | None = None,
     ) -> StoredDeclaration | None:
         """``None`` when no declaration with that receipt is waiting for a decision.
-        ``officer``: who decided (kept with the decision; ``None`` for an expiry)."""
+        ``officer``: who decided (kept with the decision; ``None`` for an expiry).
+
+        The decision, the deletion of the photos' rows and the citizen's notice commit
+        together, durably: a decision is never recorded without its notice, nor told
+        without being recorded. The photo files go once that has committed.
+        """
         now = self.clock()
-        decided = await self.declarations.decide(receipt, decision, reason, now, officer)
-        if decided is None:
-            return None
-        ids = [str(decided.data[f]) for f in PHOTO_FIELDS if decided.data.get(f)]
-        await self.photos.delete(ids)
-        params = {
-            "receipt": decided.receipt,
-            "reason": reason or "",
-            "locale": str(decided.data.get("locale", "vi")),
-        }
-        await self.notices.put(decided.user_key, f"decision.{decision}", params, now)
+        async with self.declarations.db.transaction(durable=True) as conn:
+            decided = await self.declarations.decide(conn, receipt, decision, reason, now, officer)
+            if decided is None:
+                return None
+            ids = [str(decided.data[f]) for f in PHOTO_FIELDS if decided.data.get(f)]
+            await self.photos.forget(conn, ids)
+            params = {
+                "receipt": decided.receipt,
+                "reason": reason or "",
+                "locale": str(decided.data.get("locale", "vi")),
+            }
+            await self.notices.put(decided.user_key, f"decision.{decision}", params, now, conn)
+        await self.photos.remove_files(ids)
         return decided
 
     async def expire_overdue(self) -> list[str]:

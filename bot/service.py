@@ -40,6 +40,9 @@ from storage.otp_sends import OtpLocks, OtpSends
 from storage.photos import PhotoStore
 
 log = logging.getLogger(__name__)
+#: A stored notice the channel refuses this many times (one try per sweep, every 5 minutes
+#: in the bot) is parked: the citizen has most likely blocked the bot.
+NOTICE_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -301,6 +304,28 @@ class RegistrationService:
     async def notice_delivered(self, notice_id: int) -> None:
         if self.reviews is not None:
             await self.reviews.notices.mark_sent(notice_id, self.clock())
+
+    async def notice_refused(self, notice_id: int, error: str) -> None:
+        """The channel refused a stored notice (the citizen blocked the bot, deleted the
+        account): tried again at the next sweeps, parked after ``NOTICE_ATTEMPTS``."""
+        if self.reviews is None:
+            return
+        failed = await self.reviews.notices.mark_failed(
+            notice_id, error, self.clock(), NOTICE_ATTEMPTS
+        )
+        if failed is None:
+            return
+        outcome = "parked after" if failed.parked else "refused, attempt"
+        log.log(
+            logging.WARNING if failed.parked else logging.INFO,
+            "notice #%d to %s %s %d of %d: %s",
+            notice_id,
+            mask_user(failed.user_key),
+            outcome,
+            failed.attempts,
+            NOTICE_ATTEMPTS,
+            error,
+        )
 
     def _first_locale(self, event: Event) -> str:
         hint = (event.language_hint or "").split("-")[0].lower()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ from storage.keyring import derive, load_data_key
 from storage.notices import UserNotices
 from storage.outbox import DevOutbox
 from storage.photos import PhotoStore
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -81,11 +84,23 @@ async def build(settings: Settings, clock: Clock = utc_now) -> Components:
     configured = settings.vssid_data_key.get_secret_value() if settings.vssid_data_key else None
     key = load_data_key(data_dir, configured)
     db = await Database(settings.database_path).open()
+    try:
+        return await _assemble(settings, clock, db, key)
+    except BaseException:
+        await db.close()  # a failed start lets go of the database
+        raise
+
+
+async def _assemble(settings: Settings, clock: Clock, db: Database, key: bytes) -> Components:
+    data_dir = settings.vssid_data_dir
     translator = Translator(default=settings.bot_default_locale)
     outbox = DevOutbox(db)
     flow = RegistrationFlow(catalogue(), LiveAgencies(data_dir, clock), derive(key, "otp"))
     notifier = Notifier(settings, outbox)
     photos = PhotoStore(db, data_dir / "photos", key)
+    orphans = await photos.remove_orphans()  # left by a crash between a commit and an unlink
+    if orphans:
+        log.info("removed %d photo files that had no record", orphans)
     cpu = CpuWorker(translator, photos.sealer)
     worker = SubmissionWorker(
         db,

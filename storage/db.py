@@ -1,9 +1,11 @@
 """The one SQLite connection of the process, its settings and its schema migrations.
 
 WAL with ``synchronous=NORMAL`` keeps a write at a fraction of a millisecond while still
-surviving a process crash (PERF.md §4). Each statement commits on its own (autocommit);
-multi-statement work goes through ``transaction()``, which also serialises writers so
-another task's statement cannot slip into it.
+surviving a process crash (PERF.md §4); the few commits a citizen is told about (a receipt,
+a decision) also survive a power cut: ``transaction(durable=True)`` syncs them to the disk.
+Each statement commits on its own (autocommit); multi-statement work goes through
+``transaction()``, which also serialises writers so another task's statement cannot slip
+into it. Every connection enforces foreign keys.
 
 Group commit: the round trip to aiosqlite's thread, not SQLite, is what a write costs
 (PERF.md §4). Statements written while another batch is on its way are sent together:
@@ -178,6 +180,20 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE declarations ADD COLUMN decided_by TEXT
     """,
+    # 10 — foreign keys are enforced from now on (``Database.open``): drop the outbox items
+    # and queue entries whose declaration was deleted while they were not, as the declared
+    # ON DELETE CASCADE would have.
+    """
+    DELETE FROM submission_outbox WHERE declaration_id NOT IN (SELECT id FROM declarations);
+    DELETE FROM review_queue WHERE declaration_id NOT IN (SELECT id FROM declarations)
+    """,
+    # 11 — a notice Telegram keeps refusing (the citizen blocked the bot) is tried a bounded
+    # number of times, then parked: kept for the operator, no longer retried by the sweep.
+    """
+    ALTER TABLE user_notices ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE user_notices ADD COLUMN parked_at TEXT;
+    ALTER TABLE user_notices ADD COLUMN last_error TEXT
+    """,
 )
 
 
@@ -228,17 +244,21 @@ class Database:
     async def open(self) -> Database:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._conn = await aiosqlite.connect(self.path, isolation_level=None)
-        await self._conn.execute("PRAGMA journal_mode=WAL")
-        await self._conn.execute("PRAGMA synchronous=NORMAL")
-        await self._conn.execute("PRAGMA busy_timeout=5000")
-        await self.migrate()
-        if self.path != ":memory:":
-            await self._conn.execute("PRAGMA wal_autocheckpoint=0")  # see the module notes
-            await self._conn.execute(f"PRAGMA journal_size_limit={WAL_KEPT_BYTES}")
-            self._checkpointer = await aiosqlite.connect(self.path, isolation_level=None)
-            await self._checkpointer.execute("PRAGMA busy_timeout=5000")
-            self._checkpoints = asyncio.create_task(self._checkpoint_forever())
+        try:
+            self._conn = await _connect(self.path)
+            await self._conn.execute("PRAGMA journal_mode=WAL")
+            await self._conn.execute("PRAGMA synchronous=NORMAL")
+            await self.migrate()
+            if self.path != ":memory:":
+                await self._conn.execute("PRAGMA wal_autocheckpoint=0")  # see the module notes
+                await self._conn.execute(f"PRAGMA journal_size_limit={WAL_KEPT_BYTES}")
+                self._checkpointer = await _connect(self.path)
+                self._checkpoints = asyncio.create_task(self._checkpoint_forever())
+        except BaseException:
+            # A failed start lets go of the file: an open connection's thread would also
+            # keep the process from exiting.
+            await self.close(tidy=False)
+            raise
         return self
 
     async def _checkpoint_forever(self) -> None:
@@ -259,7 +279,9 @@ class Database:
                 await checkpointer.execute_fetchall("PRAGMA wal_checkpoint(RESTART)")
         return int(frames)
 
-    async def close(self) -> None:
+    async def close(self, *, tidy: bool = True) -> None:
+        """Stop the background tasks and close both connections; ``tidy`` first copies the
+        WAL into the database file."""
         writer, self._writer = self._writer, None
         checkpoints, self._checkpoints = self._checkpoints, None
         await _stop(writer)
@@ -268,22 +290,29 @@ class Database:
             await self._checkpointer.close()
             self._checkpointer = None
         if self._conn is not None:
-            if self.path != ":memory:":  # leave a tidy file: everything in the database
-                await self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            await self._conn.close()
-            self._conn = None
+            conn, self._conn = self._conn, None
+            try:
+                if tidy and self.path != ":memory:":  # everything in the database file
+                    await conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                await conn.close()
 
     async def migrate(self) -> int:
-        """Apply the migrations this database has not seen; returns its schema version."""
-        rows = await self.conn.execute_fetchall("PRAGMA user_version")
-        version = int(next(iter(rows))[0])
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            async with self.transaction():
-                for statement in filter(str.strip, script.split(";")):
-                    await self.conn.execute(statement)
-                await self.conn.execute(f"PRAGMA user_version={number}")
-            version = number
-        return version
+        """Apply the migrations this database has not seen; returns its schema version.
+
+        The version is read inside the migration's own ``BEGIN IMMEDIATE``: two processes
+        starting at once on an old file take turns, and the second finds the work done
+        (read before the lock, both would apply it and the second would fail).
+        """
+        while True:
+            async with self.transaction() as conn:
+                rows = await conn.execute_fetchall("PRAGMA user_version")
+                version = int(next(iter(rows))[0])
+                if version >= len(MIGRATIONS):
+                    return version
+                for statement in filter(str.strip, MIGRATIONS[version].split(";")):
+                    await conn.execute(statement)
+                await conn.execute(f"PRAGMA user_version={version + 1}")
 
     async def fetch(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
         return list(await self.conn.execute_fetchall(sql, tuple(params)))
@@ -349,15 +378,44 @@ class Database:
                 _settle(item, None)
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def transaction(self, *, durable: bool = False) -> AsyncIterator[aiosqlite.Connection]:
+        """Statements that commit together, other writers kept out meanwhile.
+
+        ``durable`` commits with ``synchronous=FULL``: the commit returns once the WAL is on
+        the disk, so a power cut right after cannot take it back. For the commits someone is
+        told about (a receipt, an officer's decision); the rest keep ``NORMAL``, which can
+        lose the last commits to a power cut (never to a crash) but spares each an fsync.
+        SQLite cannot change it inside a transaction, hence around it, under the lock.
+        """
         async with self._write_lock:
-            await self.conn.execute("BEGIN IMMEDIATE")
+            conn = self.conn
+            if durable:
+                await conn.execute("PRAGMA synchronous=FULL")
             try:
-                yield self.conn
-            except BaseException:
-                await self.conn.execute("ROLLBACK")
-                raise
-            await self.conn.execute("COMMIT")
+                await conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                except BaseException:
+                    await conn.execute("ROLLBACK")
+                    raise
+                await conn.execute("COMMIT")
+            finally:
+                if durable:
+                    await conn.execute("PRAGMA synchronous=NORMAL")
+
+
+async def _connect(path: str) -> aiosqlite.Connection:
+    """A connection with the settings every one of ours has: wait for a busy writer rather
+    than fail, and enforce the declared foreign keys (their ON DELETE CASCADE included),
+    which SQLite leaves off unless each connection asks."""
+    conn = await aiosqlite.connect(path, isolation_level=None)
+    try:
+        await conn.execute("PRAGMA busy_timeout=5000")
+        await conn.execute("PRAGMA foreign_keys=ON")
+    except BaseException:
+        await conn.close()
+        raise
+    return conn
 
 
 def _settle(item: _Write, error: BaseException | None) -> None:

@@ -21,6 +21,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+import aiosqlite
+
+from bot.clock import VIETNAM
 from storage.db import Database
 
 Destination = Literal["review_queue", "email_copy", "agency_endpoint"]
@@ -77,7 +80,7 @@ class DeclarationStore:
             if d == "review_queue"
             or (d in destinations and (d != "email_copy" or _wants_copy(data)))
         ]
-        async with self.db.transaction() as conn:
+        async with self.db.transaction(durable=True) as conn:  # the citizen is told the receipt
             existing = list(
                 await conn.execute_fetchall(
                     "SELECT receipt FROM declarations WHERE draft_id = ?", (draft_id,)
@@ -85,7 +88,7 @@ class DeclarationStore:
             )
             if existing:
                 return str(existing[0][0])
-            year = now.year
+            year = now.astimezone(VIETNAM).year  # 03:00 on 1 January in Hà Nội is the new year
             rows = list(
                 await conn.execute_fetchall(
                     "INSERT INTO receipt_counters (agency_code, year, last_seq) VALUES (?, ?, 1) "
@@ -171,20 +174,12 @@ class DeclarationStore:
             return int(cursor.rowcount)
 
     async def _select(self, where: str, params: tuple[Any, ...]) -> list[StoredDeclaration]:
-        rows = await self.db.fetch(
-            "SELECT receipt, agency_code, status, submitted_at, data, decision_reason, "  # noqa: S608
-            f"user_key FROM declarations {where}",
-            params,
-        )
-        return [
-            StoredDeclaration(
-                str(r[0]), str(r[1]), str(r[2]), str(r[3]), json.loads(r[4]), r[5], str(r[6])
-            )
-            for r in rows
-        ]
+        rows = await self.db.fetch(f"SELECT {_COLUMNS} FROM declarations {where}", params)  # noqa: S608
+        return [_declaration(r) for r in rows]
 
     async def decide(
         self,
+        conn: aiosqlite.Connection,
         receipt: str,
         status: str,
         reason: str | None,
@@ -192,18 +187,29 @@ class DeclarationStore:
         officer: str | None = None,
     ) -> StoredDeclaration | None:
         """Record the officers' decision (or the expiry) of a declaration still waiting, and
-        who took it; ``None`` when there is no such declaration or it was decided already."""
-        async with self.db.transaction() as conn:
-            rows = list(
-                await conn.execute_fetchall(
-                    "UPDATE declarations SET status = ?, decided_at = ?, decision_reason = ?, "
-                    "decided_by = ? WHERE receipt = ? AND status = 'submitted' RETURNING receipt",
-                    (status, now.isoformat(), reason, officer, receipt),
-                )
+        who took it; ``None`` when there is no such declaration or it was decided already.
+
+        Runs inside the caller's transaction (``conn`` from ``Database.transaction``), which
+        also deletes the photos and stores the citizen's notice (``bot/review.py``).
+        """
+        rows = list(
+            await conn.execute_fetchall(
+                "UPDATE declarations SET status = ?, decided_at = ?, decision_reason = ?, "  # noqa: S608
+                f"decided_by = ? WHERE receipt = ? AND status = 'submitted' RETURNING {_COLUMNS}",
+                (status, now.isoformat(), reason, officer, receipt),
             )
-        if not rows:
-            return None
-        return await self.by_receipt(receipt)
+        )
+        return _declaration(rows[0]) if rows else None
+
+
+_COLUMNS = "receipt, agency_code, status, submitted_at, data, decision_reason, user_key"
+
+
+def _declaration(row: Any) -> StoredDeclaration:
+    """A row of ``_COLUMNS``."""
+    return StoredDeclaration(
+        str(row[0]), str(row[1]), str(row[2]), str(row[3]), json.loads(row[4]), row[5], str(row[6])
+    )
 
 
 def _wants_copy(data: dict[str, Any]) -> bool:

@@ -10,16 +10,22 @@ the event loop's process (``bot/cpu_worker.py``). ``PhotoStore`` keeps the index
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
+import tempfile
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from storage.db import Database
 from storage.keyring import derive
+
+#: A photo file younger than this may still be waiting for its row (``remove_orphans``).
+ORPHAN_GRACE = 600.0  # seconds
 
 
 class PhotoSealer:
@@ -62,8 +68,29 @@ class PhotoSealer:
         sealed = self._path(photo_id).read_bytes()
         return self._aead.decrypt(sealed[:12], sealed[12:], photo_id.encode())
 
-    def remove(self, photo_id: str) -> None:
-        self._path(photo_id).unlink(missing_ok=True)
+    def remove(self, *photo_ids: str) -> None:
+        for photo_id in photo_ids:
+            self._path(photo_id).unlink(missing_ok=True)
+
+    def remove_unindexed(self, indexed: set[str], older_than: float) -> int:
+        """Unlink sealed files not in ``indexed``, and temporary ones, last written more than
+        ``older_than`` seconds ago.
+
+        "Now" is read off a fresh file in the folder: the clock the files' times come from,
+        which need not be this process's (a network file system's server).
+        """
+        if not self.folder.is_dir():
+            return 0
+        with tempfile.TemporaryFile(dir=self.folder) as probe:
+            cutoff = os.fstat(probe.fileno()).st_mtime - older_than
+        removed = 0
+        for path in self.folder.iterdir():
+            orphan = path.suffix == ".tmp" or (path.suffix == ".bin" and path.stem not in indexed)
+            with contextlib.suppress(FileNotFoundError):  # another process got there first
+                if orphan and path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+        return removed
 
 
 class PhotoStore:
@@ -82,9 +109,33 @@ class PhotoStore:
         return await asyncio.to_thread(self.sealer.open, photo_id)
 
     async def delete(self, photo_ids: list[str]) -> None:
-        for photo_id in photo_ids:
-            await asyncio.to_thread(self.sealer.remove, photo_id)
-            await self.db.write("DELETE FROM photos WHERE id = ?", (photo_id,))
+        """Rows first, in one transaction, then the files (see ``forget``)."""
+        if not photo_ids:
+            return
+        async with self.db.transaction() as conn:
+            await self.forget(conn, photo_ids)
+        await self.remove_files(photo_ids)
+
+    async def forget(self, conn: aiosqlite.Connection, photo_ids: list[str]) -> None:
+        """Delete the photos' rows inside the caller's transaction; once it has committed,
+        ``remove_files``. A file cannot be unlinked inside a transaction that may still roll
+        back: a crash between the two leaves only orphan files, which ``remove_orphans``
+        deletes at the next start."""
+        await conn.executemany("DELETE FROM photos WHERE id = ?", [(i,) for i in photo_ids])
+
+    async def remove_files(self, photo_ids: list[str]) -> None:
+        await asyncio.to_thread(self.sealer.remove, *photo_ids)
+
+    async def remove_orphans(self, older_than: float = ORPHAN_GRACE) -> int:
+        """Delete photo files that have no row (and files a crash cut off mid-write) older
+        than ``older_than`` seconds; returns how many.
+
+        A file is sealed (by the CPU worker) a moment before its row is written, and another
+        process may be doing just that right now (a bot replacing another), so a young file
+        is left alone; it goes at a later start if it is still an orphan then.
+        """
+        indexed = {str(r[0]) for r in await self.db.fetch("SELECT id FROM photos")}
+        return await asyncio.to_thread(self.sealer.remove_unindexed, indexed, older_than)
 
     async def delete_for_user(self, user_key: str, keep: set[str] | None = None) -> int:
         """Delete a user's photos except ``keep`` (those of a submitted declaration)."""

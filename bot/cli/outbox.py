@@ -3,7 +3,7 @@
 Operator-facing (terminal), so plain English here is fine. The database is the one in
 ``VSSID_DATA_DIR`` (default ``./data``); the bot may be running meanwhile (SQLite WAL).
 
-    vssid-bot outbox                 # pending and parked items, then the counts
+    vssid-bot outbox                 # pending and parked items, then the counts (notices too)
     vssid-bot outbox --all           # delivered ones too
     vssid-bot outbox --retry 12      # un-park item 12: due now, attempts counted afresh
 """
@@ -21,6 +21,7 @@ from bot.clock import Clock, utc_now
 from bot.settings import Settings
 from storage.db import Database
 from storage.declarations import OutboxItem, SubmissionOutbox
+from storage.notices import UserNotices
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -80,6 +81,14 @@ async def _run(args: argparse.Namespace, settings: Settings, clock: Clock) -> in
             print(format_item(item))  # noqa: T201
         counts = await outbox.counts()
         print(", ".join(f"{status} {n}" for status, n in counts.items()))  # noqa: T201
+        await print_notice_counts(db)
         return EXIT_OK
     finally:
         await db.close()
+
+
+async def print_notice_counts(db: Database) -> None:
+    """Citizens' notices not delivered: still tried, and parked (Telegram kept refusing
+    them, most likely because the citizen blocked the bot)."""
+    counts = await UserNotices(db).counts()
+    print("notices: " + ", ".join(f"{status} {n}" for status, n in counts.items()))  # noqa: T201

@@ -10,8 +10,8 @@ import asyncio
 import logging
 
 from telegram import Update
-from telegram.error import TelegramError
-from telegram.ext import ContextTypes
+from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.ext import ContextTypes, ExtBot
 
 from bot.flows.events import Event
 from bot.handlers.budget import Lane
@@ -68,32 +68,50 @@ async def on_private_update(update: Update, context: ContextTypes.DEFAULT_TYPE) 
 
 
 async def sweep_drafts(context: ContextTypes.DEFAULT_TYPE) -> None:
-    """JobQueue tick: reminders and expiry come from the database, so none is lost.
+    """JobQueue tick: reminders and expiry come from the database, so none is lost."""
+    await deliver_notices(context.bot, components(context), newest_messages(context))
+
+
+async def deliver_notices(
+    bot: ExtBot[None], parts: Components, newest: NewestMessages | None = None
+) -> None:
+    """One sweep: tell each Telegram user what the sweep found for them.
 
     The notices are handed to the budget's background lane all at once: it sends them at
     its own pace, behind every reply to someone typing (``bot.handlers.budget``).
     """
-    parts = components(context)
     notices = await parts.service.sweep()
-    await asyncio.gather(*(_notify(context, parts, notice) for notice in notices))
+    await asyncio.gather(*(_notify(bot, parts, notice, newest) for notice in notices))
 
 
-async def _notify(context: ContextTypes.DEFAULT_TYPE, parts: Components, notice: Notice) -> None:
+async def _notify(
+    bot: ExtBot[None], parts: Components, notice: Notice, newest: NewestMessages | None
+) -> None:
+    """A stored notice Telegram refuses for this chat (403: the user blocked the bot or
+    deleted the account; 400: chat not found) counts an attempt and is parked after a few.
+    Any other failure (network, flood control, Telegram down) is not the user's doing: the
+    notice is simply tried again at the next sweep."""
     channel, _, chat = notice.user_key.partition(":")
     if channel != "tg" or not chat.lstrip("-").isdigit():
         return
     try:
         await send_replies(
-            context.bot,
+            bot,
             int(chat),
             notice.replies,
             notice.locale,
             parts.translator,
-            newest=newest_messages(context),
+            newest=newest,
             lane=Lane.BACKGROUND,
         )
-    except TelegramError as exc:  # blocked the bot, deleted the account: go on
-        log.info("could not notify %s: %s", mask_user(notice.user_key), exc)
+    except (Forbidden, BadRequest) as exc:
+        if notice.notice_id is not None:
+            await parts.service.notice_refused(notice.notice_id, f"{type(exc).__name__}: {exc}")
+        else:
+            log.info("could not remind %s: %s", mask_user(notice.user_key), exc)
+        return
+    except TelegramError as exc:
+        log.info("could not notify %s now: %s", mask_user(notice.user_key), exc)
         return
     if notice.notice_id is not None:
         await parts.service.notice_delivered(notice.notice_id)

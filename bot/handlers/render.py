@@ -99,7 +99,38 @@ class NewestMessages:
 
 
 _PLAIN = Reply("")
-MAX_TEXT = 4096
+MAX_TEXT = 4096  # a message's text, counted after entity parsing (we send plain text)
+MAX_CAPTION = 1024  # a document's caption
+#: Where a long text is best cut, best first; one found in the first half is not used.
+_BREAKS = ("\n\n", "\n", " ")
+
+
+def utf16_length(text: str) -> int:
+    """Telegram measures texts in UTF-16 code units: an emoji outside the BMP counts 2."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """``text`` as messages Telegram accepts, cut at a paragraph, else a line, else a word
+    (a single word longer than ``limit`` is cut where it must be).
+
+    Written here because ``textwrap`` reflows lines and counts code points, not UTF-16
+    units, and no maintained library does this for plain (not Markdown) text.
+    """
+    parts: list[str] = []
+    rest = text
+    while utf16_length(rest) > limit:
+        window = rest[:limit]
+        while (excess := utf16_length(window) - limit) > 0:  # astral characters count 2
+            window = window[: len(window) - (excess + 1) // 2]
+        cut = next(
+            (at for sep in _BREAKS if (at := window.rfind(sep)) >= limit // 2),
+            len(window),
+        )
+        parts.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    parts.append(rest)
+    return [part for part in parts if part.strip()] or [text]
 
 
 def _is_plain(reply: Reply) -> bool:
@@ -135,7 +166,8 @@ def joined(
     for reply in replies:
         text = translator.reply(lang, reply)
         merged = "\n\n".join([*pending, text])
-        if pending and (reply.edit or reply.document is not None or len(merged) > MAX_TEXT):
+        too_long = utf16_length(merged) > MAX_TEXT
+        if pending and (reply.edit or reply.document is not None or too_long):
             out.append((_PLAIN, "\n\n".join(pending)))
             pending, merged = [], text
         if _is_plain(reply):
@@ -156,7 +188,7 @@ def _fold_first_edit(out: list[tuple[Reply, str]]) -> None:
             continue
         after, after_text = out[i + 1]
         text = f"{ack_text}\n\n{after_text}"
-        if _folds_into(ack, after) and len(text) <= MAX_TEXT:
+        if _folds_into(ack, after) and utf16_length(text) <= MAX_TEXT:
             out[i : i + 2] = [(replace(after, edit=True), text)]
         return  # only the first edit reply edits the pressed message
 
@@ -176,6 +208,8 @@ async def send_replies(
 
     ``newest`` (the chat's newest message) decides whether that edit may also carry the next
     question, and learns the ids of the messages sent; ``lane`` is the budget's lane.
+    A text longer than Telegram takes goes as several messages (``split_text``), the
+    keyboard under the last; a document's too long caption goes as messages before it.
     """
     editable = query.message if query is not None else None
     fold = (
@@ -185,29 +219,54 @@ async def send_replies(
     )
     for reply, text in joined(replies, lang, translator, fold_edit=fold):
         keyboard = markup(reply, lang, translator)
-        params: dict[str, Any] = {"chat_id": chat_id, "text": text}
-        if keyboard is not None:
-            params["reply_markup"] = keyboard
-        if reply.edit and editable is not None and _edits_in_place(keyboard):
-            target, editable = editable, None
-            try:
-                await post(bot, "editMessageText", {**params, "message_id": target.message_id})
-                continue
-            except BadRequest as exc:
-                if "not modified" in str(exc).lower():
-                    continue
-                log.info("could not edit message, sending a new one: %s", exc)
         if reply.document is not None:
+            caption: str | None = text
+            if utf16_length(text) > MAX_CAPTION:  # said first, the file follows bare
+                for part in split_text(text):
+                    await _send(bot, chat_id, {"chat_id": chat_id, "text": part}, lane, newest)
+                caption = None
             message = await bot.send_document(
                 chat_id,
                 reply.document,
                 filename=reply.document_name,
-                caption=text[:1024],
+                caption=caption,
                 rate_limit_args=lane,
             )
-            sent_id = message.message_id
-        else:
-            sent = await post(bot, "sendMessage", params, lane)
-            sent_id = sent["message_id"] if isinstance(sent, dict) else 0
-        if newest is not None and sent_id:
-            newest.saw(chat_id, sent_id)
+            if newest is not None:
+                newest.saw(chat_id, message.message_id)
+            continue
+        parts = split_text(text)
+        for number, part in enumerate(parts, start=1):
+            params: dict[str, Any] = {"chat_id": chat_id, "text": part}
+            if keyboard is not None and number == len(parts):
+                params["reply_markup"] = keyboard
+            if number == 1 and reply.edit and editable is not None and _edits_in_place(keyboard):
+                target, editable = editable, None
+                if await _edit(bot, {**params, "message_id": target.message_id}, lane):
+                    continue
+            await _send(bot, chat_id, params, lane, newest)
+
+
+async def _send(
+    bot: ExtBot[Any],
+    chat_id: int,
+    params: dict[str, Any],
+    lane: Lane | None,
+    newest: NewestMessages | None,
+) -> None:
+    """One new message; ``newest`` learns its id."""
+    sent = await post(bot, "sendMessage", params, lane)
+    if newest is not None and isinstance(sent, dict) and sent.get("message_id"):
+        newest.saw(chat_id, int(sent["message_id"]))
+
+
+async def _edit(bot: ExtBot[Any], params: dict[str, Any], lane: Lane | None) -> bool:
+    """Replace the pressed message's text; False when it must be sent anew instead."""
+    try:
+        await post(bot, "editMessageText", params, lane)
+    except BadRequest as exc:
+        if "not modified" in str(exc).lower():
+            return True
+        log.info("could not edit message, sending a new one: %s", exc)
+        return False
+    return True
