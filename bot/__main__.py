@@ -11,6 +11,11 @@ from typing import TextIO
 
 from bot import event_loop
 from bot.settings import Settings
+from storage.keyring import DataKeyError
+
+#: Exit status when the data key is missing, malformed or not the one the data was sealed
+#: with (``storage/keyring.py``).
+EXIT_DATA_KEY = 3
 
 #: Operator sub-commands, each a module of ``bot.cli`` with ``register(subparsers)``.
 COMMAND_MODULES = ("bot.cli.scan", "bot.cli.agencies", "bot.cli.outbox", "bot.cli.review")
@@ -86,7 +91,11 @@ def configure_logging(stream: TextIO | None = None) -> None:
 def main(argv: list[str] | None = None) -> int:
     configure_logging()
     args = parser().parse_args(argv)
-    code: int = args.func(args)
+    try:
+        code: int = args.func(args)
+    except DataKeyError as refused:  # the operator's to fix: the reason, not a traceback
+        print(f"vssid-bot: {refused}", file=sys.stderr)  # noqa: T201
+        return EXIT_DATA_KEY
     return code
 
 

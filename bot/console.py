@@ -17,6 +17,7 @@ from bot.flows.events import Button, Event, Reply
 from bot.service import Outcome
 from bot.settings import Settings
 from bot.wiring import Components, build
+from storage.private import private_folder, write_private
 
 USER_KEY = "console:local"
 
@@ -58,9 +59,9 @@ class Console:
         for reply in replies:
             print(translator.reply(lang, reply), file=self.out)
             if reply.document is not None and reply.document_name:
-                saved = self.parts.settings.vssid_data_dir / "exports" / reply.document_name
-                saved.parent.mkdir(parents=True, exist_ok=True)
-                saved.write_bytes(reply.document)
+                exports = private_folder(self.parts.settings.vssid_data_dir / "exports")
+                saved = exports / reply.document_name
+                write_private(saved, reply.document)
                 print(
                     translator.text(lang, "console.file_saved", {"path": str(saved)}), file=self.out
                 )
@@ -99,6 +100,7 @@ async def run_console(
 ) -> int:
     parts = await build(settings)
     try:
+        await parts.service.cpu.start()  # and a killed bot's photo spools are removed
         console = Console(parts, out)
         console.seen_outbox, _ = await parts.outbox.since(0)
         print(parts.translator.text(console.lang, "console.banner"), file=out)

@@ -378,21 +378,27 @@ class RegistrationService:
         self._follow_ups[conv.user_key] = document
         return self.flow.after_submit(conv, receipt, now)
 
-    async def _discard(self, conv: Conversation) -> None:
+    async def _discard(self, conv: Conversation, *, forget: bool = True) -> None:
+        """/cancel and expiry: the draft and its photos go, from the files too (``forget``:
+        the write-ahead log still holds the row's earlier versions until it is cleared)."""
         kept: set[str] = set()
         for declaration in await self.declarations.for_user(conv.user_key):
             kept.update(str(declaration.data.get(f)) for f in PHOTO_FIELDS)
         await self.photos.delete_for_user(conv.user_key, keep=kept)
         await self.conversations.delete(conv.user_key)
+        if forget:
+            await self.conversations.db.forget()
 
     async def _erase(self, conv: Conversation) -> list[Reply]:
-        """/deletemydata: drafts, photos, consents and dev-outbox copies go; a submitted
-        declaration stays, because the agency must keep it, and the user is told so."""
-        await self._discard(conv)
+        """/deletemydata: drafts, photos, consents and dev-outbox copies go, from the files
+        too; a submitted declaration stays, because the agency must keep it, and the user is
+        told so."""
+        await self._discard(conv, forget=False)
         kept = await self.declarations.for_user(conv.user_key)
         contacts = {str(v) for d in kept for k, v in d.data.items() if k in ("email", "phone")}
         contacts.update(str(conv.answers[k]) for k in ("email", "phone") if conv.answers.get(k))
         await self.conversations.erase_traces(conv.user_key, contacts, keep_consents=bool(kept))
+        await self.conversations.db.forget()
         return [Reply("erase.kept", {"receipt": d.receipt}) for d in kept]
 
     async def _persist(self, conv: Conversation, had_consent: bool, now: datetime) -> None:

@@ -20,13 +20,18 @@ from bot.review import Reviews
 from bot.service import RegistrationService
 from bot.settings import Settings
 from bot.submission import SubmissionWorker
+from storage.at_rest import seal_rows_stored_in_clear
 from storage.conversations import ConversationStore
 from storage.db import Database
 from storage.declarations import DeclarationStore
 from storage.keyring import derive, load_data_key
 from storage.notices import UserNotices
 from storage.outbox import DevOutbox
-from storage.photos import PhotoStore
+from storage.photos import PhotoSealer, PhotoStore
+from storage.private import private_folder
+from storage.vault import Vault
+
+PHOTO_FOLDER = "photos"
 
 
 @dataclass
@@ -70,16 +75,33 @@ class Components:
         await self.db.close()
 
 
+async def open_database(settings: Settings) -> tuple[Database, bytes]:
+    """The data folder made private, the data key loaded and checked (against a stored
+    photo, then the database's check value), the database opened with it and any row an
+    older version stored in clear sealed. ``DataKeyError`` when the key is missing or wrong.
+    """
+    data_dir = private_folder(settings.vssid_data_dir)
+    configured = settings.vssid_data_key.get_secret_value() if settings.vssid_data_key else None
+    photo_folder = data_dir / PHOTO_FOLDER
+    key = load_data_key(data_dir, configured, sealed=(settings.database_path, photo_folder))
+    PhotoSealer(photo_folder, key).check_key()
+    db = await Database(settings.database_path, Vault(key)).open()
+    try:
+        await seal_rows_stored_in_clear(db)
+    except BaseException:
+        await db.close()
+        raise
+    return db, key
+
+
 async def build(settings: Settings, clock: Clock = utc_now) -> Components:
     data_dir = settings.vssid_data_dir
-    configured = settings.vssid_data_key.get_secret_value() if settings.vssid_data_key else None
-    key = load_data_key(data_dir, configured)
-    db = await Database(settings.database_path).open()
+    db, key = await open_database(settings)
     translator = Translator(default=settings.bot_default_locale)
     outbox = DevOutbox(db)
     flow = RegistrationFlow(catalogue(), load_directory(data_dir), derive(key, "otp"))
     notifier = Notifier(settings, outbox)
-    photos = PhotoStore(db, data_dir / "photos", key)
+    photos = PhotoStore(db, data_dir / PHOTO_FOLDER, key)
     cpu = CpuWorker(translator, photos.sealer)
     worker = SubmissionWorker(
         db,

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import itertools
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -37,6 +38,10 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
+
+from storage.keyring import wrong_key
+from storage.private import private_file, private_folder, tighten
+from storage.vault import Vault
 
 #: Numbered migrations, applied in order; never edit one that has shipped, add the next.
 MIGRATIONS: tuple[str, ...] = (
@@ -159,6 +164,20 @@ MIGRATIONS: tuple[str, ...] = (
         created_at TEXT NOT NULL
     );
     """,
+    # 7 — personal data at rest (storage/vault.py): the data key's check value in ``meta``,
+    # and keyed hashes that stand in for sealed fields where rows are looked up by them
+    # (the BHXH code of a declaration, the recipient of a dev-outbox message). Rows stored
+    # in clear before are sealed in Python at the next start (storage/at_rest.py).
+    """
+    CREATE TABLE meta (
+        name  TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    ALTER TABLE declarations ADD COLUMN bhxh_key TEXT;
+    CREATE INDEX declarations_by_bhxh ON declarations(bhxh_key);
+    ALTER TABLE dev_outbox ADD COLUMN recipient_key TEXT;
+    CREATE INDEX dev_outbox_by_recipient ON dev_outbox(recipient_key);
+    """,
 )
 
 
@@ -188,10 +207,19 @@ async def _stop(task: asyncio.Task[None] | None) -> None:
 
 
 class Database:
-    """Owns the aiosqlite connection; repositories borrow it."""
+    """Owns the aiosqlite connection; repositories borrow it, and its ``vault`` to seal the
+    personal fields they write.
 
-    def __init__(self, path: Path | str) -> None:
+    Opened with a vault, the database is checked against the data key: the first start
+    stores the key's check value, a later start with another key is refused
+    (``DataKeyError``). The files are the owner's only (storage/private.py), deleted rows
+    are overwritten (``secure_delete``), and ``forget()`` clears the write-ahead log after
+    an erasure.
+    """
+
+    def __init__(self, path: Path | str, vault: Vault | None = None) -> None:
         self.path = str(path)
+        self._vault = vault
         self._conn: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
         self._queued: list[_Write] = []
@@ -199,6 +227,7 @@ class Database:
         self._writer: asyncio.Task[None] | None = None
         self._checkpointer: aiosqlite.Connection | None = None
         self._checkpoints: asyncio.Task[None] | None = None
+        self._forgetting: asyncio.Future[bool] | None = None
 
     @property
     def conn(self) -> aiosqlite.Connection:
@@ -206,21 +235,57 @@ class Database:
             raise RuntimeError("Database.open() was not called")
         return self._conn
 
+    @property
+    def vault(self) -> Vault:
+        if self._vault is None:
+            raise RuntimeError("this Database was opened without the data key")
+        return self._vault
+
     async def open(self) -> Database:
+        try:
+            await self._open()
+        except BaseException:
+            await self.close()  # no connection thread left behind by a refused start
+            raise
+        return self
+
+    async def _open(self) -> None:
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            # SQLite gives the WAL and shared-memory files the database file's mode.
+            file = Path(self.path)
+            private_folder(file.parent)
+            private_file(file)
+            for suffix in ("-wal", "-shm"):
+                tighten(file.with_name(file.name + suffix))
         self._conn = await aiosqlite.connect(self.path, isolation_level=None)
         await self._conn.execute("PRAGMA journal_mode=WAL")
         await self._conn.execute("PRAGMA synchronous=NORMAL")
         await self._conn.execute("PRAGMA busy_timeout=5000")
+        await self._conn.execute("PRAGMA secure_delete=ON")  # deleted rows are overwritten
         await self.migrate()
+        if self._vault is not None:
+            await self._check_key(self._vault.check_value)
         if self.path != ":memory:":
             await self._conn.execute("PRAGMA wal_autocheckpoint=0")  # see the module notes
             await self._conn.execute(f"PRAGMA journal_size_limit={WAL_KEPT_BYTES}")
             self._checkpointer = await aiosqlite.connect(self.path, isolation_level=None)
             await self._checkpointer.execute("PRAGMA busy_timeout=5000")
+            await self._checkpointer.execute("PRAGMA secure_delete=ON")
             self._checkpoints = asyncio.create_task(self._checkpoint_forever())
-        return self
+
+    async def _check_key(self, check_value: str) -> None:
+        """Store the key's check value at the first start; refuse any other key later."""
+        async with self.transaction() as conn:
+            rows = list(
+                await conn.execute_fetchall("SELECT value FROM meta WHERE name = 'key_check'")
+            )
+            if not rows:
+                await conn.execute(
+                    "INSERT INTO meta (name, value) VALUES ('key_check', ?)", (check_value,)
+                )
+                return
+        if not hmac.compare_digest(str(rows[0][0]), check_value):
+            raise wrong_key(f"the personal data in {self.path}")
 
     async def _checkpoint_forever(self) -> None:
         while True:
@@ -239,6 +304,32 @@ class Database:
             async with self._write_lock:
                 await checkpointer.execute_fetchall("PRAGMA wal_checkpoint(RESTART)")
         return int(frames)
+
+    async def forget(self) -> bool:
+        """After an erasure: copy the write-ahead log into the database file and cut it to
+        nothing, so the erased rows' old versions are gone from the files, not only from
+        the tables (``secure_delete`` has overwritten them in the pages). Under the write
+        lock, so no new frame slips in. False when SQLite could not finish (a reader held
+        on for longer than the busy timeout); the next erasure or ``close`` finishes it.
+        """
+        if self.path == ":memory:":
+            return True
+        # Erasures asking at once share one pass: every write takes the write lock, so a
+        # pass not finished yet comes after their rows were deleted.
+        forgetting = self._forgetting
+        if (
+            forgetting is None
+            or forgetting.done()
+            or forgetting.get_loop() is not asyncio.get_running_loop()
+        ):
+            forgetting = self._forgetting = asyncio.ensure_future(self._truncate_wal())
+        return await asyncio.shield(forgetting)
+
+    async def _truncate_wal(self) -> bool:
+        conn = self._checkpointer or self.conn
+        async with self._write_lock:
+            [(busy, _, _)] = await conn.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)")
+        return not busy
 
     async def close(self) -> None:
         writer, self._writer = self._writer, None
