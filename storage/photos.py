@@ -70,13 +70,14 @@ class PhotoSealer:
         before the database's key check is written for a database that predates it."""
         try:
             with os.scandir(self.folder) as entries:
-                sample = next((e.name for e in entries if e.name.endswith(".bin")), None)
+                ids = (e.name.removesuffix(".bin") for e in entries if e.name.endswith(".bin"))
+                sample = next((i for i in ids if i.isalnum()), None)
         except FileNotFoundError:
             return
         if sample is None:
             return
         try:
-            self.open(sample.removesuffix(".bin"))
+            self.open(sample)
         except InvalidTag:
             raise wrong_key(f"the photos in {self.folder}") from None
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import aiosqlite
 import pytest
 
+from bot.__main__ import EXIT_DATA_KEY, main
 from bot.console import Console
 from bot.cpu_worker import CpuWorker
 from bot.declaration_pdf import declaration_filename
@@ -261,6 +262,29 @@ async def test_a_different_data_key_refuses_to_start_and_leaves_the_data_readabl
         await build(make_settings(data_dir, vssid_data_key="22" * 32), clock)
     async with bot(data_dir, clock) as parts:  # the right key still reads everything
         assert (await Citizen(parts, "tg:6001").answers())["full_name"] == "Nguyễn Văn An"
+
+
+async def test_a_wrong_key_on_data_from_before_the_key_check_is_caught_by_the_photos(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    data_dir = tmp_path / "data"
+    async with bot(data_dir, clock) as parts:
+        await fill_until_review(Citizen(parts, "tg:6301"))  # three sealed photos
+        await parts.db.write("DELETE FROM meta WHERE name = 'key_check'")  # as before it
+    with pytest.raises(DataKeyError, match="photos"):
+        await build(make_settings(data_dir, vssid_data_key="22" * 32), clock)
+    async with bot(data_dir, clock) as parts:  # the wrong key's check value was not stored
+        assert (await Citizen(parts, "tg:6301").answers())["full_name"] == "Nguyễn Văn An"
+
+
+def test_a_malformed_key_is_reported_without_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setenv("VSSID_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("VSSID_DATA_KEY", "not a key")
+    assert main(["console"]) == EXIT_DATA_KEY
+    err = capsys.readouterr().err
+    assert "VSSID_DATA_KEY" in err and "Traceback" not in err
 
 
 def vssid_bot(command: str, data_dir: Path, key: str | None) -> subprocess.CompletedProcess[str]:
