@@ -424,14 +424,15 @@ async def test_the_cpu_worker_starts_without_the_bots_secrets_in_its_environment
     kept = {
         "LANG": "C.UTF-8",
         "LC_ALL": "C.UTF-8",
-        "FAKETIME": "+0d",
-        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+        # as under faketime; a faketime run keeps its own values (libfaketime re-reads them)
+        "FAKETIME": os.environ.get("FAKETIME", "+0d"),
+        "FAKETIME_DONT_FAKE_MONOTONIC": os.environ.get("FAKETIME_DONT_FAKE_MONOTONIC", "1"),
         "TMPDIR": str(tmp_path),
         "HOME": os.environ.get("HOME", str(tmp_path)),
     }
     for name, value in kept.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setenv("LD_PRELOAD", os.environ.get("LD_PRELOAD", ""))  # as under faketime
+    monkeypatch.setenv("LD_PRELOAD", os.environ.get("LD_PRELOAD", ""))
     cpu = CpuWorker(Translator(), PhotoSealer(tmp_path / "photos", b"\x11" * 32), workers=1)
     await cpu.start()
     try:
