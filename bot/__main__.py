@@ -13,6 +13,11 @@ from typing import TextIO
 from bot import event_loop, preflight
 from bot.log_redaction import install_redaction, log_uncaught_exceptions
 from bot.settings import Settings
+from storage.keyring import DataKeyError
+
+#: Exit status when the data key is missing, malformed or not the one the data was sealed
+#: with (``storage/keyring.py``).
+EXIT_DATA_KEY = 3
 
 #: Operator sub-commands, each a module of ``bot.cli`` with ``register(subparsers)``.
 COMMAND_MODULES = ("bot.cli.scan", "bot.cli.agencies", "bot.cli.outbox", "bot.cli.review")
@@ -138,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # ``vssid-bot … | head``: the reader has what it wanted
         _stop_writing_to_stdout()
         return EXIT_BROKEN_PIPE
+    except DataKeyError as refused:  # the operator's to fix: the reason, not a traceback
+        print(f"vssid-bot: {refused}", file=sys.stderr)  # noqa: T201
+        return EXIT_DATA_KEY
     return code
 
 

@@ -28,6 +28,7 @@ from bot.flows.sanitize import ascii_digits
 from bot.service import Outcome
 from bot.settings import Settings
 from bot.wiring import Components, build
+from storage.private import private_folder, write_private
 
 log = logging.getLogger(__name__)
 
@@ -175,9 +176,9 @@ class Console:
         for reply in replies:
             self._print(translator.reply(lang, reply))
             if reply.document is not None and reply.document_name:
-                saved = self.parts.settings.vssid_data_dir / "exports" / reply.document_name
-                saved.parent.mkdir(parents=True, exist_ok=True)
-                saved.write_bytes(reply.document)
+                exports = private_folder(self.parts.settings.vssid_data_dir / "exports")
+                saved = exports / reply.document_name
+                write_private(saved, reply.document)
                 self._print(translator.text(lang, "console.file_saved", {"path": str(saved)}))
             if keep:
                 shown = self.buttons if reply is replies[-1] else []
@@ -256,6 +257,7 @@ async def run_console(
     # has no carrier (``VSSID_DEV_OUTBOX`` needs no setting here).
     parts = await build(settings.model_copy(update={"vssid_dev_outbox": True}), clock)
     try:
+        await parts.service.cpu.start()  # and a killed bot's photo spools are removed
         console = Console(parts, out)
         console.seen_outbox, _ = await parts.outbox.since(0)
         print(parts.translator.text(console.lang, "console.banner"), file=out)

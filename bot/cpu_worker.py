@@ -171,6 +171,29 @@ def _remove_stale_spools() -> None:
             continue  # another user's process, alive
 
 
+#: What a worker inherits from the bot's environment: where programs and libraries are, the
+#: locale, temporary folders, Python's own settings, and libfaketime's (a faketime run must
+#: reach the worker too). Nothing else: not the bot token, the SMTP password, the data key
+#: (the worker gets the photo sub-key alone, through its stdin) nor any other setting.
+_WORKER_ENV_NAMES = frozenset(
+    (
+        *("PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TEMP", "TMP", "SYSTEMROOT"),
+        *("LD_PRELOAD", "LD_LIBRARY_PATH", "DYLD_INSERT_LIBRARIES", "DYLD_FORCE_FLAT_NAMESPACE"),
+        *("DONT_FAKE_MONOTONIC", "NO_FAKE_STAT"),  # libfaketime's older names
+    )
+)
+_WORKER_ENV_PREFIXES = ("LC_", "PYTHON", "FAKETIME")
+
+
+def worker_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The minimal environment a worker process starts with."""
+    return {
+        name: value
+        for name, value in environ.items()
+        if name in _WORKER_ENV_NAMES or name.startswith(_WORKER_ENV_PREFIXES)
+    }
+
+
 class _Process:
     """One worker process and the tasks it has not answered yet."""
 
@@ -278,8 +301,17 @@ class CpuWorker:
         self._spool: Path | None = None
 
     async def start(self) -> None:
-        """Start the worker processes now (idempotent); the first task also starts them."""
+        """Start the worker processes now (idempotent); the first task also starts them.
+
+        Also removes the photo spools a killed bot left in RAM: at start, not at the next
+        photo, so a citizen's photo does not wait there for the next citizen."""
+        _remove_stale_spools()
         await self._ready()
+
+    @property
+    def pids(self) -> list[int]:
+        """The worker processes' ids (for an operator's ``ps``, and the tests)."""
+        return [p.process.pid for p in self._processes if p.alive]
 
     async def _ready(self) -> list[_Process]:
         live = [p for p in self._processes if p.alive]
@@ -292,7 +324,7 @@ class CpuWorker:
             return self._processes
 
     async def _spawn(self) -> _Process:
-        env = dict(os.environ)
+        env = worker_environment(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [_PROJECT_ROOT, env.get("PYTHONPATH")]))
         process = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -324,7 +356,6 @@ class CpuWorker:
         costs a memory copy, and the worker deletes it as soon as it has read it.
         """
         if self._spool is None or not self._spool.is_dir():
-            _remove_stale_spools()
             prefix = f"{_SPOOL_PREFIX}{os.getpid()}-"
             self._spool = Path(tempfile.mkdtemp(prefix=prefix, dir=_RAM_FOLDER))
         fd, path = tempfile.mkstemp(dir=self._spool)

@@ -82,6 +82,9 @@ class Retention:
         holding = any(d.data for d in kept)  # personal data the agency still holds
         await self.conversations.erase_traces(conv.user_key, keep_consents=holding)
         await self.notices.forget(conv.user_key, keep_pending=bool(kept))
+        # Gone from the files too: the write-ahead log still holds the rows' earlier
+        # versions until it is copied back and cut (``secure_delete`` overwrites the pages).
+        await self.conversations.db.forget()
         return kept
 
     async def sweep(self, now: datetime) -> list[StoredDeclaration]:

@@ -22,13 +22,18 @@ from bot.review import Reviews
 from bot.service import RegistrationService
 from bot.settings import Settings
 from bot.submission import SubmissionWorker
+from storage.at_rest import seal_rows_stored_in_clear
 from storage.conversations import ConversationStore
 from storage.db import Database
 from storage.declarations import DeclarationStore
 from storage.keyring import derive, load_data_key
 from storage.notices import UserNotices
 from storage.outbox import DevOutbox
-from storage.photos import PhotoStore
+from storage.photos import PhotoSealer, PhotoStore
+from storage.private import private_folder
+from storage.vault import Vault
+
+PHOTO_FOLDER = "photos"
 
 log = logging.getLogger(__name__)
 
@@ -79,11 +84,27 @@ class Components:
         gc.unfreeze()
 
 
-async def build(settings: Settings, clock: Clock = utc_now) -> Components:
-    data_dir = settings.vssid_data_dir
+async def open_database(settings: Settings) -> tuple[Database, bytes]:
+    """The data folder made private, the data key loaded and checked (against a stored
+    photo, then the database's check value), the database opened with it and any row an
+    older version stored in clear sealed. ``DataKeyError`` when the key is missing or wrong.
+    """
+    data_dir = private_folder(settings.vssid_data_dir)
     configured = settings.vssid_data_key.get_secret_value() if settings.vssid_data_key else None
-    key = load_data_key(data_dir, configured)
-    db = await Database(settings.database_path).open()
+    photo_folder = data_dir / PHOTO_FOLDER
+    key = load_data_key(data_dir, configured, sealed=(settings.database_path, photo_folder))
+    PhotoSealer(photo_folder, key).check_key()
+    db = await Database(settings.database_path, Vault(key)).open()
+    try:
+        await seal_rows_stored_in_clear(db)
+    except BaseException:
+        await db.close()
+        raise
+    return db, key
+
+
+async def build(settings: Settings, clock: Clock = utc_now) -> Components:
+    db, key = await open_database(settings)
     try:
         return await _assemble(settings, clock, db, key)
     except BaseException:
@@ -97,7 +118,7 @@ async def _assemble(settings: Settings, clock: Clock, db: Database, key: bytes) 
     outbox = DevOutbox(db)
     flow = RegistrationFlow(catalogue(), LiveAgencies(data_dir, clock), derive(key, "otp"))
     notifier = Notifier(settings, outbox)
-    photos = PhotoStore(db, data_dir / "photos", key)
+    photos = PhotoStore(db, data_dir / PHOTO_FOLDER, key)
     orphans = await photos.remove_orphans()  # left by a crash between a commit and an unlink
     if orphans:
         log.info("removed %d photo files that had no record", orphans)

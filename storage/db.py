@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import itertools
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -39,6 +40,10 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
+
+from storage.keyring import wrong_key
+from storage.private import private_file, private_folder, tighten
+from storage.vault import Vault
 
 #: Numbered migrations, applied in order; never edit one that has shipped, add the next.
 MIGRATIONS: tuple[str, ...] = (
@@ -194,6 +199,20 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE user_notices ADD COLUMN parked_at TEXT;
     ALTER TABLE user_notices ADD COLUMN last_error TEXT
     """,
+    # 12 — personal data at rest (storage/vault.py): the data key's check value in ``meta``,
+    # and keyed hashes that stand in for sealed fields where rows are looked up by them
+    # (the BHXH code of a declaration, the recipient of a dev-outbox message). Rows stored
+    # in clear before are sealed in Python at the next start (storage/at_rest.py).
+    """
+    CREATE TABLE meta (
+        name  TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    ALTER TABLE declarations ADD COLUMN bhxh_key TEXT;
+    CREATE INDEX declarations_by_bhxh ON declarations(bhxh_key);
+    ALTER TABLE dev_outbox ADD COLUMN recipient_key TEXT;
+    CREATE INDEX dev_outbox_by_recipient ON dev_outbox(recipient_key);
+    """,
 )
 
 
@@ -223,10 +242,19 @@ async def _stop(task: asyncio.Task[None] | None) -> None:
 
 
 class Database:
-    """Owns the aiosqlite connection; repositories borrow it."""
+    """Owns the aiosqlite connection; repositories borrow it, and its ``vault`` to seal the
+    personal fields they write.
 
-    def __init__(self, path: Path | str) -> None:
+    Opened with a vault, the database is checked against the data key: the first start
+    stores the key's check value, a later start with another key is refused
+    (``DataKeyError``). The files are the owner's only (storage/private.py), deleted rows
+    are overwritten (``secure_delete``), and ``forget()`` clears the write-ahead log after
+    an erasure.
+    """
+
+    def __init__(self, path: Path | str, vault: Vault | None = None) -> None:
         self.path = str(path)
+        self._vault = vault
         self._conn: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
         self._queued: list[_Write] = []
@@ -234,6 +262,7 @@ class Database:
         self._writer: asyncio.Task[None] | None = None
         self._checkpointer: aiosqlite.Connection | None = None
         self._checkpoints: asyncio.Task[None] | None = None
+        self._forgetting: asyncio.Future[bool] | None = None
 
     @property
     def conn(self) -> aiosqlite.Connection:
@@ -241,25 +270,55 @@ class Database:
             raise RuntimeError("Database.open() was not called")
         return self._conn
 
+    @property
+    def vault(self) -> Vault:
+        if self._vault is None:
+            raise RuntimeError("this Database was opened without the data key")
+        return self._vault
+
     async def open(self) -> Database:
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._conn = await _connect(self.path)
-            await self._conn.execute("PRAGMA journal_mode=WAL")
-            await self._conn.execute("PRAGMA synchronous=NORMAL")
-            await self.migrate()
-            if self.path != ":memory:":
-                await self._conn.execute("PRAGMA wal_autocheckpoint=0")  # see the module notes
-                await self._conn.execute(f"PRAGMA journal_size_limit={WAL_KEPT_BYTES}")
-                self._checkpointer = await _connect(self.path)
-                self._checkpoints = asyncio.create_task(self._checkpoint_forever())
+            await self._open()
         except BaseException:
             # A failed start lets go of the file: an open connection's thread would also
             # keep the process from exiting.
             await self.close(tidy=False)
             raise
         return self
+
+    async def _open(self) -> None:
+        if self.path != ":memory:":
+            # SQLite gives the WAL and shared-memory files the database file's mode.
+            file = Path(self.path)
+            private_folder(file.parent)
+            private_file(file)
+            for suffix in ("-wal", "-shm"):
+                tighten(file.with_name(file.name + suffix))
+        self._conn = await _connect(self.path)
+        await self._conn.execute("PRAGMA journal_mode=WAL")
+        await self._conn.execute("PRAGMA synchronous=NORMAL")
+        await self.migrate()
+        if self._vault is not None:
+            await self._check_key(self._vault.check_value)
+        if self.path != ":memory:":
+            await self._conn.execute("PRAGMA wal_autocheckpoint=0")  # see the module notes
+            await self._conn.execute(f"PRAGMA journal_size_limit={WAL_KEPT_BYTES}")
+            self._checkpointer = await _connect(self.path)
+            self._checkpoints = asyncio.create_task(self._checkpoint_forever())
+
+    async def _check_key(self, check_value: str) -> None:
+        """Store the key's check value at the first start; refuse any other key later."""
+        async with self.transaction() as conn:
+            rows = list(
+                await conn.execute_fetchall("SELECT value FROM meta WHERE name = 'key_check'")
+            )
+            if not rows:
+                await conn.execute(
+                    "INSERT INTO meta (name, value) VALUES ('key_check', ?)", (check_value,)
+                )
+                return
+        if not hmac.compare_digest(str(rows[0][0]), check_value):
+            raise wrong_key(f"the personal data in {self.path}")
 
     async def _checkpoint_forever(self) -> None:
         while True:
@@ -278,6 +337,32 @@ class Database:
             async with self._write_lock:
                 await checkpointer.execute_fetchall("PRAGMA wal_checkpoint(RESTART)")
         return int(frames)
+
+    async def forget(self) -> bool:
+        """After an erasure: copy the write-ahead log into the database file and cut it to
+        nothing, so the erased rows' old versions are gone from the files, not only from
+        the tables (``secure_delete`` has overwritten them in the pages). Under the write
+        lock, so no new frame slips in. False when SQLite could not finish (a reader held
+        on for longer than the busy timeout); the next erasure or ``close`` finishes it.
+        """
+        if self.path == ":memory:":
+            return True
+        # Erasures asking at once share one pass: every write takes the write lock, so a
+        # pass not finished yet comes after their rows were deleted.
+        forgetting = self._forgetting
+        if (
+            forgetting is None
+            or forgetting.done()
+            or forgetting.get_loop() is not asyncio.get_running_loop()
+        ):
+            forgetting = self._forgetting = asyncio.ensure_future(self._truncate_wal())
+        return await asyncio.shield(forgetting)
+
+    async def _truncate_wal(self) -> bool:
+        conn = self._checkpointer or self.conn
+        async with self._write_lock:
+            [(busy, _, _)] = await conn.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)")
+        return not busy
 
     async def close(self, *, tidy: bool = True) -> None:
         """Stop the background tasks and close both connections; ``tidy`` first copies the
@@ -406,12 +491,14 @@ class Database:
 
 async def _connect(path: str) -> aiosqlite.Connection:
     """A connection with the settings every one of ours has: wait for a busy writer rather
-    than fail, and enforce the declared foreign keys (their ON DELETE CASCADE included),
-    which SQLite leaves off unless each connection asks."""
+    than fail, enforce the declared foreign keys (their ON DELETE CASCADE included), which
+    SQLite leaves off unless each connection asks, and overwrite deleted rows in the pages
+    (``secure_delete``), so an erasure is gone from the file, not only from the table."""
     conn = await aiosqlite.connect(path, isolation_level=None)
     try:
         await conn.execute("PRAGMA busy_timeout=5000")
         await conn.execute("PRAGMA foreign_keys=ON")
+        await conn.execute("PRAGMA secure_delete=ON")
     except BaseException:
         await conn.close()
         raise

@@ -10,6 +10,11 @@ so); ``bot/submission.py`` delivers them. An item is ``pending`` until ``deliver
 ``parked`` after too many failures, where it waits for an operator and is never dropped.
 Workers *claim* due items with a lease (one ``UPDATE … RETURNING`` under ``BEGIN
 IMMEDIATE``), so two workers, or two ticks of one, never hold the same item at once.
+
+A declaration's answers and its PDF are sealed with the data key (``storage/vault.py``),
+bound to its receipt; receipt, agency, status and dates stay in clear for ``/status`` and
+the officers, and the BHXH code is also kept as a keyed hash (``bhxh_key``) to find a
+citizen's declarations by it.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import aiosqlite
 
 from bot.clock import VIETNAM
 from storage.db import Database
+from storage.vault import Vault
 
 Destination = Literal["review_queue", "email_copy", "agency_endpoint"]
 DESTINATIONS: tuple[Destination, ...] = ("review_queue", "email_copy", "agency_endpoint")
@@ -49,6 +55,32 @@ class StoredDeclaration:
 
 def format_receipt(seq: int, year: int, agency_code: str) -> str:
     return f"{seq:05d}.GD/{year}/{agency_code}"
+
+
+def sealed_for(receipt: str) -> str:
+    """What a declaration's data is sealed for (``Vault`` context)."""
+    return f"declarations.data:{receipt}"
+
+
+def document_sealed_for(receipt: str, locale: str) -> str:
+    return f"declaration_documents.pdf:{receipt}:{locale}"
+
+
+def bhxh_key(vault: Vault, data: dict[str, Any]) -> str | None:
+    """The keyed hash of the declaration's BHXH code (``None`` without one)."""
+    code = str(data.get("bhxh_code") or "").strip()
+    return vault.lookup_key("bhxh_code", code) if code else None
+
+
+def stored_form(vault: Vault, receipt: str, data: dict[str, Any]) -> tuple[bytes, str | None]:
+    """A declaration's data as its row holds it: sealed, and the BHXH code's keyed hash."""
+    sealed = vault.seal_text(json.dumps(data, ensure_ascii=False), sealed_for(receipt))
+    return sealed, bhxh_key(vault, data)
+
+
+def open_data(vault: Vault, stored: bytes | str, receipt: str) -> dict[str, Any]:
+    opened: dict[str, Any] = json.loads(vault.unseal_text(stored, sealed_for(receipt)))
+    return opened
 
 
 class DeclarationStore:
@@ -98,16 +130,18 @@ class DeclarationStore:
                 )
             )
             receipt = format_receipt(int(rows[0][0]), year, agency_code)
+            sealed, hashed_code = stored_form(self.db.vault, receipt, data)
             inserted = list(
                 await conn.execute_fetchall(
                     "INSERT INTO declarations (draft_id, user_key, receipt, agency_code, data, "
-                    "submitted_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                    "bhxh_key, submitted_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
                     (
                         draft_id,
                         user_key,
                         receipt,
                         agency_code,
-                        json.dumps(data, ensure_ascii=False),
+                        sealed,
+                        hashed_code,
                         now.isoformat(),
                     ),
                 )
@@ -124,11 +158,17 @@ class DeclarationStore:
     async def for_user(self, user_key: str) -> list[StoredDeclaration]:
         return await self._select("WHERE user_key = ? ORDER BY id", (user_key,))
 
+    async def with_bhxh_code(self, bhxh_code: str) -> list[StoredDeclaration]:
+        """Every declaration made for this BHXH code, found by its keyed hash."""
+        key = bhxh_key(self.db.vault, {"bhxh_code": bhxh_code})
+        return await self._select("WHERE bhxh_key = ? ORDER BY id", (key,))
+
     async def save_document(self, receipt: str, locale: str, pdf: bytes, now: datetime) -> None:
+        sealed = self.db.vault.seal(pdf, document_sealed_for(receipt, locale))
         await self.db.write(
             "INSERT OR REPLACE INTO declaration_documents (receipt, locale, pdf, created_at) "
             "VALUES (?, ?, ?, ?)",
-            (receipt, locale, pdf, now.isoformat()),
+            (receipt, locale, sealed, now.isoformat()),
         )
 
     async def document(self, receipt: str, locale: str) -> bytes | None:
@@ -137,7 +177,9 @@ class DeclarationStore:
             "SELECT pdf FROM declaration_documents WHERE receipt = ? AND locale = ?",
             (receipt, locale),
         )
-        return bytes(rows[0][0]) if rows else None
+        if not rows:
+            return None
+        return self.db.vault.unseal(rows[0][0], document_sealed_for(receipt, locale))
 
     async def by_receipt(self, receipt: str) -> StoredDeclaration | None:
         found = await self._select("WHERE receipt = ?", (receipt,))
@@ -175,7 +217,7 @@ class DeclarationStore:
 
     async def _select(self, where: str, params: tuple[Any, ...]) -> list[StoredDeclaration]:
         rows = await self.db.fetch(f"SELECT {_COLUMNS} FROM declarations {where}", params)  # noqa: S608
-        return [_declaration(r) for r in rows]
+        return [_declaration(self.db.vault, r) for r in rows]
 
     async def decide(
         self,
@@ -199,16 +241,23 @@ class DeclarationStore:
                 (status, now.isoformat(), reason, officer, receipt),
             )
         )
-        return _declaration(rows[0]) if rows else None
+        return _declaration(self.db.vault, rows[0]) if rows else None
 
 
 _COLUMNS = "receipt, agency_code, status, submitted_at, data, decision_reason, user_key"
 
 
-def _declaration(row: Any) -> StoredDeclaration:
-    """A row of ``_COLUMNS``."""
+def _declaration(vault: Vault, row: Any) -> StoredDeclaration:
+    """A row of ``_COLUMNS``, its personal fields opened."""
+    receipt = str(row[0])
     return StoredDeclaration(
-        str(row[0]), str(row[1]), str(row[2]), str(row[3]), json.loads(row[4]), row[5], str(row[6])
+        receipt,
+        str(row[1]),
+        str(row[2]),
+        str(row[3]),
+        open_data(vault, row[4], receipt),
+        row[5],
+        str(row[6]),
     )
 
 
@@ -318,7 +367,7 @@ class SubmissionOutbox:
                 user_key=str(r[11]),
                 agency_code=str(r[12]),
                 submitted_at=datetime.fromisoformat(str(r[13])),
-                data=json.loads(r[14]),
+                data=open_data(self.db.vault, r[14], str(r[2])),
                 lease_until=lease_until,
             )
             for r in rows
@@ -441,7 +490,7 @@ class ReviewQueue:
                 str(r[1]),
                 str(r[2]),
                 from_db_time(r[3]) or datetime.min.replace(tzinfo=UTC),
-                json.loads(r[4]),
+                open_data(self.db.vault, r[4], str(r[0])),
             )
             for r in rows
         ]

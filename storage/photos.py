@@ -19,10 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from storage.db import Database
-from storage.keyring import derive
+from storage.keyring import derive, wrong_key
+from storage.private import private_folder, write_private
 
 #: A photo file younger than this may still be waiting for its row (``remove_orphans``).
 ORPHAN_GRACE = 600.0  # seconds
@@ -54,14 +56,12 @@ class PhotoSealer:
     def seal(self, jpeg: bytes) -> str:
         """Write ``jpeg`` encrypted under a new id, atomically; returns the id."""
         if not self._folder_made:
-            self.folder.mkdir(parents=True, exist_ok=True)
+            private_folder(self.folder)
             self._folder_made = True
         photo_id = secrets.token_hex(16)
         nonce = secrets.token_bytes(12)
         sealed = nonce + self._aead.encrypt(nonce, jpeg, photo_id.encode())
-        temp = self._path(photo_id).with_suffix(".tmp")
-        temp.write_bytes(sealed)
-        os.replace(temp, self._path(photo_id))
+        write_private(self._path(photo_id), sealed)
         return photo_id
 
     def open(self, photo_id: str) -> bytes:
@@ -91,6 +91,22 @@ class PhotoSealer:
                     path.unlink()
                     removed += 1
         return removed
+
+    def check_key(self) -> None:
+        """Open one stored photo, if there is any: a start with the wrong key stops here,
+        before the database's key check is written for a database that predates it."""
+        try:
+            with os.scandir(self.folder) as entries:
+                ids = (e.name.removesuffix(".bin") for e in entries if e.name.endswith(".bin"))
+                sample = next((i for i in ids if i.isalnum()), None)
+        except FileNotFoundError:
+            return
+        if sample is None:
+            return
+        try:
+            self.open(sample)
+        except InvalidTag:
+            raise wrong_key(f"the photos in {self.folder}") from None
 
 
 class PhotoStore:

@@ -89,10 +89,11 @@ async def test_photos_left_behind_by_a_killed_bot_are_removed(
     try:
         fresh = CpuWorker(worker.translator, worker.sealer, workers=1)
         try:
+            await fresh.start()  # at start, not at the next photo
+            assert not stale.exists()
             assert isinstance(await fresh.keep_photo(photo_bytes()), KeptPhoto)
         finally:
             await fresh.close()
-        assert not stale.exists()
         assert mine.exists()  # this process is alive
     finally:
         mine.rmdir()

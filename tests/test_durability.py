@@ -23,10 +23,14 @@ from bot.handlers.render import MAX_TEXT, split_text, utf16_length
 from bot.wiring import Components, build
 from storage.db import MIGRATIONS, Database
 from storage.declarations import DeclarationStore, SubmissionOutbox
+from storage.vault import Vault
 from tests.conftest import FakeClock, make_settings
 from tests.story import Citizen
 from tests.test_review import submitted
 from tests.test_telegram_e2e import Running, telegram  # noqa: F401 (a fixture)
+
+#: The data key the stores seal personal fields with (a test key, never a real one).
+VAULT = Vault(bytes.fromhex("11" * 32))
 
 ROOT = Path(__file__).resolve().parents[1]
 SYNCHRONOUS = {"0": "OFF", "1": "NORMAL", "2": "FULL", "3": "EXTRA"}
@@ -68,7 +72,7 @@ def user_version(path: Path) -> int:
 async def test_a_durable_transaction_syncs_fully_and_the_usual_writes_stay_fast(
     tmp_path: Path,
 ) -> None:
-    db = await Database(tmp_path / "d.sqlite3").open()
+    db = await Database(tmp_path / "d.sqlite3", VAULT).open()
     try:
         async with db.transaction(durable=True) as conn:
             [(inside,)] = await conn.execute_fetchall("PRAGMA synchronous")
@@ -88,7 +92,7 @@ async def test_a_durable_transaction_syncs_fully_and_the_usual_writes_stay_fast(
 async def test_the_commit_that_issues_a_receipt_waits_for_the_disk(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    db = await Database(tmp_path / "r.sqlite3").open()
+    db = await Database(tmp_path / "r.sqlite3", VAULT).open()
     try:
         statements = await traced(db)
         receipt = await DeclarationStore(db).submit(
@@ -164,7 +168,7 @@ async def test_photo_files_a_crash_left_without_their_rows_are_removed_at_start_
 async def test_deleting_a_declaration_takes_its_outbox_items_and_queue_entry_with_it(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    db = await Database(tmp_path / "f.sqlite3").open()
+    db = await Database(tmp_path / "f.sqlite3", VAULT).open()
     try:
         receipt = await DeclarationStore(db).submit("draft-1", "tg:1", "03102", {}, clock())
         outbox = SubmissionOutbox(db)
@@ -314,7 +318,7 @@ async def test_a_start_that_fails_to_migrate_closes_its_connection(tmp_path: Pat
 async def test_a_declaration_at_3am_on_new_years_day_in_vietnam_is_numbered_in_the_new_year(
     tmp_path: Path,
 ) -> None:
-    db = await Database(tmp_path / "y.sqlite3").open()
+    db = await Database(tmp_path / "y.sqlite3", VAULT).open()
     try:
         store = DeclarationStore(db)
         new_years_eve = datetime(2026, 12, 31, 16, 59, tzinfo=UTC)  # 23:59 in Hà Nội

@@ -16,6 +16,8 @@ import pytest
 
 from bot.settings import Settings
 from bot.wiring import Components, build
+from storage.conversations import sealed_for as conversation_context
+from storage.declarations import sealed_for as declaration_context
 from tests.conftest import FakeClock, make_settings
 from tests.story import Citizen, code_from_outbox, fill_until_review, photo_bytes, submit
 
@@ -78,7 +80,7 @@ async def test_the_answers_leave_the_conversation_once_the_declaration_is_stored
     citizen: Citizen, parts: Components
 ) -> None:
     receipt = await submitted(citizen)
-    [(raw,)] = await parts.db.fetch("SELECT data FROM conversations WHERE user_key = 'tg:1001'")
+    raw = await stored_conversation(parts)
     for given in ("Nguyễn Văn An", "001099012345", "0312345678", FIRST_PHONE, FIRST_EMAIL):
         assert given not in raw
     conv = await parts.service.conversations.load("tg:1001")
@@ -133,8 +135,9 @@ async def test_thirty_days_after_the_decision_only_receipt_agency_dates_and_outc
     assert photo_files(parts) == set() and await photo_rows(parts) == set()
     assert await recipients(parts) == set()  # the copy mailed to the dev outbox, too
     assert await count(parts, "user_notices") == 0
-    [(raw,)] = await parts.db.fetch("SELECT data FROM declarations")
-    assert "Nguyễn Văn An" not in raw
+    [(stored_receipt, sealed)] = await parts.db.fetch("SELECT receipt, data FROM declarations")
+    opened = parts.db.vault.unseal_text(sealed, declaration_context(stored_receipt))
+    assert "Nguyễn Văn An" not in opened
     line = await status_of(citizen, receipt)
     assert "nộp ngày 23/11/2026" in line and "đã được duyệt" in line
     assert re.search(r"cơ quan \d+", line)
@@ -333,8 +336,9 @@ async def finished_before_answers_were_forgotten(citizen: Citizen) -> str:
 
 
 async def stored_conversation(parts: Components) -> str:
-    [(raw,)] = await parts.db.fetch("SELECT data FROM conversations WHERE user_key = 'tg:1001'")
-    return str(raw)
+    """The conversation row as the bot stores it, opened with the data key."""
+    [(sealed,)] = await parts.db.fetch("SELECT data FROM conversations WHERE user_key = 'tg:1001'")
+    return parts.db.vault.unseal_text(sealed, conversation_context("tg:1001"))
 
 
 async def test_an_old_finished_conversation_forgets_its_answers_at_the_next_message(

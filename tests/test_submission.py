@@ -266,7 +266,7 @@ async def test_two_workers_on_two_connections_never_send_an_item_twice(
 ) -> None:
     for n in range(12):
         await submit(parts, clock, f"many-{n}", ("review_queue", "agency_endpoint"))
-    other_db = await Database(parts.settings.database_path).open()
+    other_db = await Database(parts.settings.database_path, parts.db.vault).open()
     try:
         one = worker_for(parts, clock, submission_url=sink.url, batch=3)
         two = SubmissionWorker(

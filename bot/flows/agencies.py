@@ -309,7 +309,7 @@ def import_agencies(path: Path, data_dir: Path) -> int:
     target = data_dir / OPERATOR_FILE_NAME
     existing = _read_csv_file(target, places) if target.exists() else []
     text = dump_agency_csv(_merge(existing, incoming))
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # the bot's own: owner only
     fd, tmp_name = tempfile.mkstemp(prefix=".agencies-", suffix=".csv.tmp", dir=data_dir)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
