@@ -29,7 +29,7 @@ from bot.flows.otp import Channel
 from bot.flows.photos import PhotoProblem
 from bot.flows.registration import RegistrationFlow
 from bot.flows.steps.base import HOTLINE
-from bot.i18n import LANGUAGES, Translator
+from bot.i18n import Translator
 from bot.masking import mask_email, mask_phone, mask_user
 from bot.notify import DeliveryError, Notifier
 from bot.retention import DEFAULT_PERIOD, Retention
@@ -154,7 +154,10 @@ class RegistrationService:
         now = self.clock()
         conv = await self.conversations.load(user_key)
         if conv is None:
-            conv = Conversation(user_key=user_key, locale=self._first_locale(event))
+            # Everyone is greeted in the default language (Vietnamese), whatever the client
+            # reports: Telegram has no Vietnamese interface, so many Vietnamese citizens'
+            # clients say "en". The greeting offers the other language as one button.
+            conv = Conversation(user_key=user_key, locale=self.default_locale)
         had_consent = conv.consent is not None
         if reminders.due(conv, now) == "expire":
             expired = self.flow.expired(conv)
@@ -286,10 +289,6 @@ class RegistrationService:
     async def notice_delivered(self, notice_id: int) -> None:
         if self.reviews is not None:
             await self.reviews.notices.mark_sent(notice_id, self.clock())
-
-    def _first_locale(self, event: Event) -> str:
-        hint = (event.language_hint or "").split("-")[0].lower()
-        return hint if hint in LANGUAGES else self.default_locale
 
     def _index_photo(
         self,

@@ -13,6 +13,7 @@ import pytest
 from bot.flows.agencies import import_agencies, load_directory
 from bot.flows.events import Event
 from bot.flows.places import catalogue
+from bot.flows.steps.base import COMMANDS
 from bot.i18n import Translator
 from bot.wiring import Components, build
 from tests.conftest import FakeClock, make_settings
@@ -100,7 +101,7 @@ async def test_help_and_an_unknown_command_list_every_command(citizen: Citizen) 
     translator = Translator()
     for language in ("vi", "en"):
         for key in ("help.text", "help.text_agency", "err.unknown_command"):
-            shown = translator.text(language, key)
+            shown = translator.text(language, key, {"commands": COMMANDS})
             assert all(command in shown for command in EVERY_COMMAND), (language, key)
 
 

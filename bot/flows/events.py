@@ -31,6 +31,9 @@ class Event:
     command: str = ""
     contact_is_own: bool = True
     other_kind: str = ""
+    # The language the client reports. Not used to choose the greeting's language: Telegram
+    # has no Vietnamese interface, so a Vietnamese citizen's client often says "en"
+    # (``RegistrationService`` greets in ``BOT_DEFAULT_LOCALE`` with a button for the other).
     language_hint: str | None = None
     # The channel itself made these image bytes (a Telegram photo is re-encoded by
     # Telegram's servers), so their pixels need no decoding check (bot.flows.photos).

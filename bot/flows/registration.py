@@ -21,6 +21,7 @@ from bot.flows.steps.address import AddressSteps
 from bot.flows.steps.agency import AgencySteps
 from bot.flows.steps.answers import AnswerSteps
 from bot.flows.steps.base import (
+    COMMANDS,
     HOTLINE,
     MAX_MESSAGE,
     one_row,
@@ -81,7 +82,7 @@ class RegistrationFlow(
 
     def _command(self, conv: Conversation, event: Event, now: datetime) -> list[Reply]:
         command = event.command
-        if command == "start":
+        if command in ("start", "register"):  # /register: the word citizens look for
             return self._start(conv, now)
         if command == "cancel":
             if conv.consent is None:
@@ -113,7 +114,7 @@ class RegistrationFlow(
                     Button("g:erase:no", label_key="btn.cancel_no"),
                 )
             ]
-        return [Reply("err.unknown_command", {"command": "/" + command[:30]})]
+        return [Reply("err.unknown_command", {"command": "/" + command[:30], "commands": COMMANDS})]
 
     def expired(self, conv: Conversation) -> list[Reply]:
         """The draft reached its 10 days: the service deletes it; this is what the user hears."""

@@ -22,6 +22,8 @@ HOTLINE = "1900 9068"
 MAX_MESSAGE = 1000
 PAGE_SIZE = 8
 HELP_AFTER_FAILURES = 3
+#: Every citizen's command, one a line: in /help and in the answer to an unknown command.
+COMMANDS = Msg("help.commands")
 
 #: Step number shown to the user ("bước 3/10"); the address is one step of three questions.
 PROGRESS = {
@@ -166,9 +168,14 @@ class FlowBase:
         if agency is not None and agency.phone:
             return Reply(
                 "help.text_agency",
-                {"hotline": HOTLINE, "agency": agency.name, "phone": phone_display(agency.phone)},
+                {
+                    "hotline": HOTLINE,
+                    "agency": agency.name,
+                    "phone": phone_display(agency.phone),
+                    "commands": COMMANDS,
+                },
             )
-        return Reply("help.text", {"hotline": HOTLINE})
+        return Reply("help.text", {"hotline": HOTLINE, "commands": COMMANDS})
 
     # ------------------------------------------------------------------ hooks
     # Implemented by one group of steps and used by another.
