@@ -83,7 +83,9 @@ async def build(settings: Settings, clock: Clock = utc_now) -> Components:
     db = await Database(settings.database_path).open()
     translator = Translator(default=settings.bot_default_locale)
     outbox = DevOutbox(db)
-    flow = RegistrationFlow(catalogue(), load_directory(data_dir), derive(key, "otp"))
+    flow = RegistrationFlow(
+        catalogue(), load_directory(data_dir), derive(key, "otp"), labels=translator.label
+    )
     notifier = Notifier(settings, outbox)
     photos = PhotoStore(db, data_dir / "photos", key)
     cpu = CpuWorker(translator, photos.sealer)

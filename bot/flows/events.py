@@ -80,12 +80,15 @@ ParamValue = str | int | Msg
 @dataclass(frozen=True)
 class Button:
     """An inline button. ``label_key`` is translated; ``label`` is shown as is (data such as
-    a province name). ``data`` is language-neutral and at most 64 bytes (Telegram's limit)."""
+    a province name). ``data`` is language-neutral and at most 64 bytes (Telegram's limit).
+    ``answer`` is ``"yes"`` or ``"no"`` when typing «có»/«không» means pressing it
+    (``bot.flows.typed_buttons``)."""
 
     data: str
     label_key: str = ""
     label: str = ""
     params: dict[str, ParamValue] = field(default_factory=dict)
+    answer: str = ""
 
 
 @dataclass(frozen=True)

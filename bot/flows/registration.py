@@ -9,10 +9,12 @@ answer; a rejected answer never loses what the user gave before.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
+from functools import partial
 
 from bot.clock import VIETNAM
-from bot.flows import autofill
+from bot.flows import autofill, typed_buttons
 from bot.flows.conversation import Conversation
 from bot.flows.effects import Discard, EraseUser, Submit
 from bot.flows.events import Button, Event, Msg, ParamValue, Reply
@@ -32,6 +34,12 @@ from bot.flows.steps.consent import ConsentSteps
 from bot.flows.steps.finish import FinishSteps
 from bot.flows.steps.photos import PHOTO_STEPS, PhotoSteps
 from bot.flows.steps.review import ReviewSteps
+
+#: Steps whose question is answered by a button, never by free text: there a typed number
+#: means the button with that number. At every other step a number is a typed answer
+#: (a code, a phone, a house number) and only yes/no words and a button's own words are
+#: taken, and only for a yes/no question or the language choice.
+BUTTON_STEPS = frozenset({"consent", "email_choice", "review", "done"})
 
 
 class RegistrationFlow(
@@ -53,15 +61,44 @@ class RegistrationFlow(
         if conv.holds_finished_answers():
             conv.forget_answers()  # a row finished before answers were forgotten at submission
         with attached(conv):
-            if event.kind == "command":
-                return self._command(conv, event, now)
-            if event.kind == "choice" and event.choice.startswith("g:"):
-                return self._global_choice(conv, event.choice[2:], now)
-            if event.kind == "text" and len(event.text) > MAX_MESSAGE:
-                return self._reject(conv, "too_long", {"max": MAX_MESSAGE})
-            step = getattr(self, f"_on_{conv.state}")
-            replies: list[Reply] = step(conv, event, now)
+            replies = self._dispatch(conv, self._typed_choice(conv, event, now), now)
+            _remember_offered(conv, replies)
             return replies
+
+    def _dispatch(self, conv: Conversation, event: Event, now: datetime) -> list[Reply]:
+        if event.kind == "command":
+            return self._command(conv, event, now)
+        if event.kind == "choice" and event.choice.startswith("g:"):
+            return self._global_choice(conv, event.choice[2:], now)
+        if event.kind == "text" and len(event.text) > MAX_MESSAGE:
+            return self._reject(conv, "too_long", {"max": MAX_MESSAGE})
+        step = getattr(self, f"_on_{conv.state}")
+        replies: list[Reply] = step(conv, event, now)
+        return replies
+
+    def _typed_choice(self, conv: Conversation, event: Event, now: datetime) -> Event:
+        """A text that answers the buttons on screen («có», «2», a button's words) becomes
+        the press of that button; any other text stays a typed answer."""
+        if event.kind != "text" or len(event.text) > MAX_MESSAGE:
+            return event
+        on_buttons = conv.state in BUTTON_STEPS
+        if conv.offered:
+            offered = typed_buttons.from_stored(conv.offered)
+        elif on_buttons:  # before consent nothing is stored: the question is the consent's
+            offered = [b for r in self.prompt(conv, now) for row in r.buttons for b in row]
+        else:
+            return event
+        closed = any(b.answer for b in offered) or all(b.data.startswith("g:") for b in offered)
+        if not (on_buttons or closed):
+            return event
+        label = partial(self.labels, conv.locale)
+        choice = typed_buttons.choose(event.text, offered, label, numbers=on_buttons)
+        if choice is None:
+            return event
+        if conv.state == "consent" and choice.startswith("consent:yes:"):
+            # Consent carries the language in its data, since nothing is stored before it.
+            choice = f"consent:yes:{typed_buttons.language_of(event.text) or conv.locale}"
+        return dataclasses.replace(event, kind="choice", choice=choice)
 
     def photo_slot(self, conv: Conversation) -> str | None:
         """The photo the current step waits for, so the service checks and stores it first."""
@@ -90,8 +127,8 @@ class RegistrationFlow(
             return [
                 one_row(
                     "cancel.confirm",
-                    Button("g:cancel:yes", label_key="btn.cancel_yes"),
-                    Button("g:cancel:no", label_key="btn.cancel_no"),
+                    Button("g:cancel:yes", label_key="btn.cancel_yes", answer="yes"),
+                    Button("g:cancel:no", label_key="btn.cancel_no", answer="no"),
                 )
             ]
         if command == "status":
@@ -110,8 +147,8 @@ class RegistrationFlow(
             return [
                 one_row(
                     "erase.confirm",
-                    Button("g:erase:yes", label_key="btn.erase_yes"),
-                    Button("g:erase:no", label_key="btn.cancel_no"),
+                    Button("g:erase:yes", label_key="btn.erase_yes", answer="yes"),
+                    Button("g:erase:no", label_key="btn.cancel_no", answer="no"),
                 )
             ]
         return [Reply("err.unknown_command", {"command": "/" + command[:30], "commands": COMMANDS})]
@@ -188,3 +225,21 @@ class RegistrationFlow(
             fire(conv, "restart")
             return self.prompt(conv, now)
         return [Reply("err.stale_button"), *self.prompt(conv, now)]
+
+
+def _remember_offered(conv: Conversation, replies: list[Reply]) -> None:
+    """Keep the buttons now on screen for a typed answer to them.
+
+    New buttons replace the old ones, except a lone «I need help» that joins them after a
+    third failure; an error or a hint leaves the question's buttons where they were, and
+    anything else (a question with no buttons) means no buttons wait for an answer.
+    """
+    shown = [b for r in replies for row in r.buttons for b in row]
+    if not shown:
+        if not all(r.key.startswith(("err.", "hint.")) for r in replies):
+            conv.offered = []
+        return
+    stored = typed_buttons.to_stored(shown)
+    if all(b.data == "g:help" for b in shown):
+        stored = [s for s in conv.offered if s["data"] != "g:help"] + stored
+    conv.offered = stored

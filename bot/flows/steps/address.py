@@ -130,8 +130,13 @@ class AddressSteps(FlowBase):
         }
         old = conv.listing["whole"]["formerly"]
         formerly: ParamValue = Msg("address.formerly", {"old": old}) if old else ""
+        single = len(match.candidates) == 1  # then «có» means "yes, that one"
         choices = [
-            Button(f"{step}:whole:{c.code}", label=f"✅ {self._commune_line(c.code)}")
+            Button(
+                f"{step}:whole:{c.code}",
+                label=f"✅ {self._commune_line(c.code)}",
+                answer="yes" if single else "",
+            )
             for c in match.candidates
         ]
         return [
@@ -144,7 +149,7 @@ class AddressSteps(FlowBase):
                 },
                 buttons=(
                     *button_rows(choices, 1),
-                    (Button(f"{step}:whole:no", label_key="btn.retype"),),
+                    (Button(f"{step}:whole:no", label_key="btn.retype", answer="no"),),
                 ),
             )
         ]

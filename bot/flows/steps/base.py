@@ -8,7 +8,7 @@ combines them and dispatches an event to ``_on_<state>`` and a question to ``_as
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -58,13 +58,30 @@ def replace_edit(reply: Reply) -> Reply:
     return Reply(reply.key, reply.params, buttons=reply.buttons, edit=True, keyboard=reply.keyboard)
 
 
+#: A button's label as the user reads it: (language, button) → text (``Translator.label``).
+LabelFor = Callable[[str, Button], str]
+
+
+def _raw_label(_lang: str, button: Button) -> str:
+    return button.label
+
+
 class FlowBase:
     """State shared by the step mixins and the helpers they all use."""
 
-    def __init__(self, places: Places, agencies: Agencies, otp_secret: bytes) -> None:
+    def __init__(
+        self,
+        places: Places,
+        agencies: Agencies,
+        otp_secret: bytes,
+        labels: LabelFor = _raw_label,
+    ) -> None:
         self.places = places
         self.agencies = agencies
         self.otp_secret = otp_secret
+        # To recognise a button's words typed instead of pressed; without a translator
+        # only labels that are data (a province, "English") are recognised.
+        self.labels = labels
 
     def prompt(self, conv: Conversation, now: datetime) -> list[Reply]:
         """The question of the current step, as it is asked the first time."""

@@ -48,8 +48,8 @@ class CardSteps(FlowBase):
         conv.listing = {"card": reading, "photo_id": event.photo_id}
         buttons = (
             (
-                Button(f"{conv.state}:card:yes", label_key="btn.card_yes"),
-                Button(f"{conv.state}:card:no", label_key="btn.card_no"),
+                Button(f"{conv.state}:card:yes", label_key="btn.card_yes", answer="yes"),
+                Button(f"{conv.state}:card:no", label_key="btn.card_no", answer="no"),
             ),
         )
         return [Reply(f"card.read_{kind}", self._card_params(reading), buttons=buttons)]

@@ -59,7 +59,8 @@ class ReviewSteps(FlowBase):
         ]
         buttons = (
             *button_rows(edits, 2),
-            (Button("review:confirm", label_key="btn.confirm_send_code"),),
+            # «đúng», «ok»: the summary is right, send the code (as the button does).
+            (Button("review:confirm", label_key="btn.confirm_send_code", answer="yes"),),
         )
         return [Reply("review.summary", self._summary(conv), buttons=buttons)]
 
