@@ -209,7 +209,8 @@ async def test_an_answer_that_matches_no_button_gets_the_usual_reply(citizen: Ci
 async def test_the_review_shows_the_citizens_full_numbers_grouped_for_reading(
     citizen: Citizen, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="bot")
+    caplog.set_level(logging.DEBUG, logger="storage")
     await fill_until_review(citizen)
     assert "001 099 012 345" in citizen.text
     assert "03 1234 5678" in citizen.text

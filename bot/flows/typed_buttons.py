@@ -33,10 +33,8 @@ def to_stored(buttons: Sequence[Button]) -> list[dict[str, Any]]:
     stored = []
     for b in buttons:
         params = {k: v for k, v in b.params.items() if isinstance(v, str | int)}
-        stored.append(
-            {"data": b.data, "key": b.label_key, "label": b.label, "params": params}
-            | ({"answer": b.answer} if b.answer else {})
-        )
+        fields = {"key": b.label_key, "label": b.label, "params": params, "answer": b.answer}
+        stored.append({"data": b.data} | {k: v for k, v in fields.items() if v})
     return stored
 
 
