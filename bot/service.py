@@ -355,8 +355,7 @@ class RegistrationService:
         )
         reservation = await self.otp_sends.reserve(effect.destination, now)
         if reservation.slot is None:
-            minutes = int(reservation.wait.total_seconds() // 60) + 1
-            return self.flow.code_delivery(conv, "busy", minutes)
+            return self.flow.code_delivery(conv, "busy", now, reservation.wait)
         try:
             await self.notifier.send(effect.channel, effect.to, subject, body, now)
         except Exception as exc:
@@ -371,8 +370,8 @@ class RegistrationService:
                 mask_user(conv.user_key),
                 exc,
             )
-            return self.flow.code_delivery(conv, "failed")
-        return self.flow.code_delivery(conv, "sent")
+            return self.flow.code_delivery(conv, "failed", now)
+        return self.flow.code_delivery(conv, "sent", now)
 
     def _address_key(self, address: str) -> str:
         """The key code records are kept under for a phone or e-mail the citizen gave."""

@@ -258,7 +258,7 @@ async def test_a_phone_that_got_too_many_codes_is_called_a_phone_not_an_address(
     for citizen in (first, second):
         await fill_until_review(citizen, email=None)  # the same phone
         await citizen.presses("review:confirm")
-    assert second.keys[0] == "otp.address_busy"
+    assert second.keys[-1] == "otp.address_busy"
     assert "Số điện thoại" in second.text and "Địa chỉ" not in second.text
     assert "giờ Việt Nam" in second.text
 
