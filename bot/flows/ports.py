@@ -17,6 +17,8 @@ class ProvinceLike(Protocol):
     def name(self) -> str: ...
     @property
     def short_name(self) -> str: ...
+    @property
+    def kind(self) -> str: ...  # "tỉnh" | "thành phố" (a commune: "xã" | "phường" | …)
 
 
 class CommuneLike(ProvinceLike, Protocol):

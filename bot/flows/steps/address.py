@@ -100,7 +100,9 @@ class AddressSteps(FlowBase):
             close: Sequence[Any] = self.places.closest_provinces(event.text)
         else:
             close = self.places.closest_communes(province_code, event.text)
-        replies = self._reject(conv, f"{step}_not_found", {"text": event.text[:60]})
+        replies = self._reject(
+            conv, f"{step}_not_found", {"text": event.text[:60], "area": self._area(conv)}
+        )
         if close:
             conv.listing = {"codes": [c.code for c in close]}
             replies.append(

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from bot.flows.conversation import Conversation
-from bot.flows.events import Button, Event, Reply
+from bot.flows.events import Button, Event, ParamValue, Reply
 from bot.flows.ports import AgencyLike
 from bot.flows.steps.base import (
     FlowBase,
@@ -28,8 +28,13 @@ class AgencySteps(FlowBase):
         )
         conv.listing = {"codes": [a.code for a in suggested]}
         buttons = list(self._listing_page(conv, "agency", self._agency_items(suggested), 0, 1))
-        buttons.append((Button("agency:all", label_key="btn.agency_all"),))
+        area: dict[str, ParamValue] = {"area": self._area(conv)}
+        buttons.append((Button("agency:all", label_key="btn.agency_all", params=area),))
         return [self._question(conv, "agency", buttons=tuple(buttons))]
+
+    def _all_agencies(self, conv: Conversation, buttons: tuple[tuple[Button, ...], ...]) -> Reply:
+        """A page of the province's (or city's) agencies, in place of the pressed message."""
+        return Reply("choose.agency_all", {"area": self._area(conv)}, buttons=buttons, edit=True)
 
     def _listed_agencies(self, conv: Conversation) -> list[AgencyLike]:
         found = (self.agencies.by_code(c) for c in conv.listing.get("codes", []))
@@ -50,11 +55,11 @@ class AgencySteps(FlowBase):
             agencies = list(self.agencies.for_province(conv.answers.get("province_code", "")))
             conv.listing = {"codes": [a.code for a in agencies]}
             buttons = self._listing_page(conv, "agency", self._agency_items(agencies), 0, 1)
-            return [Reply("choose.agency_all", buttons=buttons, edit=True)]
+            return [self._all_agencies(conv, buttons)]
         if action == "page" and arg.isdigit():
             agencies = self._listed_agencies(conv)
             buttons = self._listing_page(conv, "agency", self._agency_items(agencies), int(arg), 1)
-            return [Reply("choose.agency_all", buttons=buttons, edit=True)]
+            return [self._all_agencies(conv, buttons)]
         agency = self.agencies.by_code(arg) if action == "pick" else None
         if agency is None:
             return self._stale(conv, now)

@@ -176,6 +176,12 @@ class FlowBase:
             rows.append(tuple(nav))
         return tuple(rows)
 
+    def _area(self, conv: Conversation) -> Msg:
+        """"thành phố" for a city under the central government (Hải Phòng), else "tỉnh"."""
+        province = self.places.province(conv.answers.get("province_code") or "")
+        city = province is not None and province.kind == "thành phố"
+        return Msg("area.city" if city else "area.province")
+
     def _agency(self, conv: Conversation) -> AgencyLike | None:
         code = conv.answers.get("agency_code")
         return self.agencies.by_code(code) if code else None
