@@ -52,6 +52,7 @@ __all__ = [
     "catalogue",
     "fold",
     "load_catalogue",
+    "unaccented",
 ]
 
 DATA_FILE = Path(__file__).with_name("data") / "places.json"
@@ -134,6 +135,12 @@ def fold(text: str) -> str:
     s = unicodedata.normalize("NFD", text.lower()).replace("đ", "d").replace("ð", "d")
     s = _NON_ALNUM.sub(" ", s.encode("ascii", "ignore").decode("ascii")).strip()
     return _LEADING_ZEROS.sub("", s) if "0" in s else s
+
+
+def unaccented(text: str) -> str:
+    """``Đằng Giang`` → ``Dang Giang``: case kept, marks dropped (how many people type)."""
+    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def _compact(folded: str) -> str:

@@ -117,7 +117,8 @@ class FlowBase:
         conv.attempts[conv.state] = count
         replies = [Reply(f"err.{code}", dict(params or {}))]
         if count >= 2:
-            replies.append(Reply(f"hint.{conv.state}"))
+            hint_params = getattr(self, f"_hint_{conv.state}", None)  # a hint's examples
+            replies.append(Reply(f"hint.{conv.state}", hint_params(conv) if hint_params else {}))
         if count >= HELP_AFTER_FAILURES:
             replies.append(self._help_offer(conv))
         return replies
