@@ -4,19 +4,24 @@ pretend (issue 10, "The chat")."""
 
 from __future__ import annotations
 
+import io
 import logging
 import re
+import unicodedata
 from pathlib import Path
 
 import pytest
+from pypdf import PdfReader
 
+from bot.__main__ import main
+from bot.declaration_pdf import agency_info, render_declaration_pdf
 from bot.flows.agencies import import_agencies, load_directory
 from bot.flows.events import Event
 from bot.flows.places import catalogue
 from bot.flows.steps.base import COMMANDS
 from bot.i18n import Translator
 from bot.wiring import Components, build
-from tests.conftest import FakeClock, make_settings
+from tests.conftest import START, FakeClock, make_settings
 from tests.story import (
     BHYT_NEW,
     CCCD_2021,
@@ -350,6 +355,7 @@ async def test_an_unconfirmed_agency_is_not_presented_as_fact(
     assert "1900 9068" in note and "chưa được xác nhận" in note
     await citizen.command("help")
     assert "3723" not in citizen.text and "1900 9068" in citizen.text
+    await citizen.command("start")  # back to the review
     await citizen.presses("review:confirm")
     await citizen.says(await code_from_outbox(parts))
     assert await citizen.state() == "done"
@@ -406,3 +412,32 @@ def test_an_explicit_no_in_an_import_keeps_the_row_unconfirmed(tmp_path: Path) -
     directory = load_directory(data)
     assert not directory.by_code("03103").confirmed  # type: ignore[union-attr]
     assert not directory.by_code("031").confirmed  # type: ignore[union-attr] # the seed
+
+
+def test_the_declaration_pdf_shows_no_unconfirmed_address_or_phone() -> None:
+    agency = agency_info(load_directory().by_code("001"))  # the seed: unconfirmed
+    declaration = {
+        "bhxh_code": "0312345678",
+        "full_name": "Nguyễn Văn An",
+        "id_number": "001099012345",
+        "province_code": "01",
+        "street": "Số 1 Phan Đình Phùng",
+        "phone": "+84983847986",
+        "agency_code": "001",
+        "locale": "vi",
+    }
+    receipt = "00001.GD/2026/001"
+    pdf = render_declaration_pdf(declaration, receipt, agency, START, "vi", Translator())
+    pages = PdfReader(io.BytesIO(pdf)).pages
+    text = unicodedata.normalize("NFC", "\n".join(page.extract_text() for page in pages))
+    assert "BHXH thành phố Hà Nội" in text
+    assert "Tô Hiệu" not in text and "3723" not in text
+
+
+def test_the_operator_sees_which_addresses_citizens_are_not_shown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("VSSID_DATA_DIR", str(tmp_path / "data"))
+    assert main(["agencies", "list", "--province", "01"]) == 0
+    [hanoi] = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[001]")]
+    assert "unconfirmed" in hanoi and "pre-2025 district" in hanoi

@@ -14,7 +14,13 @@ import os
 import sys
 from pathlib import Path
 
-from bot.flows.agencies import AgencyCsvError, format_agency, import_agencies, load_directory
+from bot.flows.agencies import (
+    AgencyCsvError,
+    format_agency,
+    import_agencies,
+    load_directory,
+    names_old_district,
+)
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -66,6 +72,8 @@ def _list(args: argparse.Namespace) -> int:
         agencies = [a for a in agencies if a.active]
     for agency in agencies:
         flags = [] if agency.confirmed else ["unconfirmed"]
+        if agency.address and names_old_district(agency.address):
+            flags.append("address names a pre-2025 district: not shown to citizens")
         if not agency.active:
             flags.append("inactive")
         served = f" (communes served: {len(agency.communes)})" if agency.communes else ""

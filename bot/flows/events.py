@@ -68,10 +68,11 @@ class Event:
 
 @dataclass(frozen=True)
 class Msg:
-    """A parameter that is itself a catalogue key, translated when the reply is rendered."""
+    """A parameter that is itself a catalogue key, translated when the reply is rendered
+    (its own parameters may be ``Msg`` too: "address: ask the hotline")."""
 
     key: str
-    params: dict[str, str | int] = field(default_factory=dict)
+    params: dict[str, ParamValue] = field(default_factory=dict)
 
 
 ParamValue = str | int | Msg

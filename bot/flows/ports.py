@@ -37,6 +37,8 @@ class AgencyLike(Protocol):
     def phone(self) -> str: ...
     @property
     def address(self) -> str: ...
+    @property
+    def confirmed(self) -> bool: ...  # checked by the operator: address and phone are facts
 
 
 class Places(Protocol):

@@ -11,7 +11,6 @@ from bot.flows.ports import AgencyLike
 from bot.flows.steps.base import (
     FlowBase,
 )
-from bot.flows.validators import phone_display
 
 
 class AgencySteps(FlowBase):
@@ -66,12 +65,7 @@ class AgencySteps(FlowBase):
         conv.answers["agency_code"] = agency.code
         shown = Reply(
             "note.agency_chosen",
-            {
-                "code": agency.code,
-                "name": agency.name,
-                "phone": phone_display(agency.phone) if agency.phone else "—",
-                "address": agency.address or "—",
-            },
+            {"code": agency.code, "name": agency.name, "contact": self._agency_contact(agency)},
             edit=True,
         )
         return [shown, *self._advance(conv, now)]

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from bot.flows.agencies import public_contact
 from bot.flows.conversation import Conversation
 from bot.flows.events import Button, Event, Msg, ParamValue, Reply
 from bot.flows.machine import fire
@@ -187,15 +188,28 @@ class FlowBase:
         code = conv.answers.get("agency_code")
         return self.agencies.by_code(code) if code else None
 
+    def _agency_contact(self, agency: AgencyLike) -> Msg:
+        """The office's address and phone, or, where they are not facts, the hotline to ask
+        (``bot.flows.agencies.public_contact``)."""
+        if not agency.confirmed:
+            return Msg("agency.unconfirmed", {"hotline": HOTLINE})
+        address, phone = public_contact(agency)
+        ask = Msg("agency.ask_hotline", {"hotline": HOTLINE})
+        return Msg(
+            "agency.contact",
+            {"address": address or ask, "phone": phone_display(phone) if phone else ask},
+        )
+
     def _help(self, conv: Conversation) -> Reply:
         agency = self._agency(conv)
-        if agency is not None and agency.phone:
+        phone = public_contact(agency)[1] if agency is not None else ""
+        if agency is not None and phone:
             return Reply(
                 "help.text_agency",
                 {
                     "hotline": HOTLINE,
                     "agency": agency.name,
-                    "phone": phone_display(agency.phone),
+                    "phone": phone_display(phone),
                     "commands": COMMANDS,
                 },
             )
