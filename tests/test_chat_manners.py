@@ -25,6 +25,7 @@ from tests.conftest import START, FakeClock, make_settings
 from tests.story import (
     BHYT_NEW,
     CCCD_2021,
+    TYPED_UNTIL_PHONE,
     Citizen,
     code_from_outbox,
     fill_until_review,
@@ -49,8 +50,9 @@ async def test_a_citizen_whose_telegram_speaks_english_is_greeted_in_vietnamese(
     assert "English" in labels
     await citizen.presses("English")
     assert citizen.locale == "en" and "Hello" in citizen.text  # the same question, in English
-    await citizen.presses("I agree")
-    assert "BHXH" in citizen.text and await citizen.state() == "bhxh_code"
+    await citizen.says("yes")  # typed, in English: the conversation stays in English
+    assert citizen.locale == "en" and await citizen.state() == "bhxh_code"
+    assert "BHXH code" in citizen.text
 
 
 async def test_a_bot_set_to_english_greets_in_english_with_a_vietnamese_button(
@@ -117,15 +119,7 @@ async def test_typing_co_or_khong_answers_a_yes_no_question(citizen: Citizen) ->
     await citizen.command("start")
     await citizen.says("có")
     assert await citizen.state() == "bhxh_code"  # consent given by typing
-    await citizen.answers_in_turn(
-        "0312345678",
-        "Nguyễn Văn An",
-        "001099012345",
-        "hai phong",
-        "gia vien",
-        "Số 5 Lạch Tray",
-        "0983 847 986",
-    )
+    await citizen.answers_in_turn(*TYPED_UNTIL_PHONE, "0983 847 986")
     assert await citizen.state() == "email_choice"
     await citizen.says("khong")
     assert citizen.keys[0] == "note.email_no" and await citizen.state() == "portrait"
@@ -136,15 +130,7 @@ async def test_a_button_answered_by_its_number_its_text_or_yes(
     citizen: Citizen, typed: str
 ) -> None:
     await citizen.agrees()
-    await citizen.answers_in_turn(
-        "0312345678",
-        "Nguyễn Văn An",
-        "001099012345",
-        "hai phong",
-        "gia vien",
-        "Số 5 Lạch Tray",
-        "0983 847 986",
-    )
+    await citizen.answers_in_turn(*TYPED_UNTIL_PHONE, "0983 847 986")
     await citizen.says(typed)
     assert citizen.keys[0] == "note.email_yes" and await citizen.state() == "email"
 
@@ -346,6 +332,19 @@ async def pick_hanoi_agency(citizen: Citizen) -> str:
     return citizen.text
 
 
+async def note_after_import(tmp_path: Path, clock: FakeClock, row: str) -> str:
+    """The operator imports ``row``; a citizen of Hà Nội then picks that agency."""
+    data = tmp_path / "data"
+    checked = tmp_path / "checked.csv"
+    checked.write_text(HEADER + row + "\n", encoding="utf-8")
+    import_agencies(checked, data)
+    parts = await build(make_settings(data), clock)
+    try:
+        return await pick_hanoi_agency(Citizen(parts, "tg:4701"))
+    finally:
+        await parts.close()
+
+
 async def test_an_unconfirmed_agency_is_not_presented_as_fact(
     citizen: Citizen, parts: Components
 ) -> None:
@@ -366,42 +365,20 @@ async def test_an_unconfirmed_agency_is_not_presented_as_fact(
 async def test_an_agency_the_operator_imported_is_shown_with_its_address_and_phone(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    data = tmp_path / "data"
-    checked = tmp_path / "checked.csv"
-    checked.write_text(
-        HEADER + '001,BHXH thành phố Hà Nội,01,,"162 Tô Hiệu, phường Hà Đông, Hà Nội",'
-        "024.37236555,yes,\n",
-        encoding="utf-8",
-    )
-    import_agencies(checked, data)
-    assert load_directory(data).by_code("001").confirmed  # type: ignore[union-attr]
-    parts = await build(make_settings(data), clock)
-    try:
-        note = await pick_hanoi_agency(Citizen(parts, "tg:4701"))
-        assert "162 Tô Hiệu, phường Hà Đông, Hà Nội" in note and "024 3723 6555" in note
-        assert "chưa được xác nhận" not in note
-    finally:
-        await parts.close()
+    row = '001,BHXH thành phố Hà Nội,01,,"162 Tô Hiệu, phường Hà Đông, Hà Nội",024.37236555,yes,'
+    note = await note_after_import(tmp_path, clock, row)
+    assert load_directory(tmp_path / "data").by_code("001").confirmed  # type: ignore[union-attr]
+    assert "162 Tô Hiệu, phường Hà Đông, Hà Nội" in note and "024 3723 6555" in note
+    assert "chưa được xác nhận" not in note
 
 
 async def test_an_address_naming_a_district_abolished_in_2025_is_never_shown(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    data = tmp_path / "data"
-    checked = tmp_path / "checked.csv"
-    checked.write_text(
-        HEADER + '001,BHXH thành phố Hà Nội,01,,"162 Tô Hiệu, Quận Hà Đông, Hà Nội",'
-        "024.37236555,yes,yes\n",
-        encoding="utf-8",
-    )
-    import_agencies(checked, data)
-    parts = await build(make_settings(data), clock)
-    try:
-        note = await pick_hanoi_agency(Citizen(parts, "tg:4702"))
-        assert "Quận Hà Đông" not in note and "Tô Hiệu" not in note
-        assert "024 3723 6555" in note and "1900 9068" in note
-    finally:
-        await parts.close()
+    row = '001,BHXH thành phố Hà Nội,01,,"162 Tô Hiệu, Quận Hà Đông, Hà Nội",024.37236555,yes,yes'
+    note = await note_after_import(tmp_path, clock, row)
+    assert "Quận Hà Đông" not in note and "Tô Hiệu" not in note
+    assert "024 3723 6555" in note and "1900 9068" in note
 
 
 def test_an_explicit_no_in_an_import_keeps_the_row_unconfirmed(tmp_path: Path) -> None:
