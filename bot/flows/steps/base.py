@@ -179,7 +179,7 @@ class FlowBase:
         return tuple(rows)
 
     def _area(self, conv: Conversation) -> Msg:
-        """"thành phố" for a city under the central government (Hải Phòng), else "tỉnh"."""
+        """«thành phố» for a city under the central government (Hải Phòng), else «tỉnh»."""
         province = self.places.province(conv.answers.get("province_code") or "")
         city = province is not None and province.kind == "thành phố"
         return Msg("area.city" if city else "area.province")
