@@ -39,6 +39,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 from bot.clock import VIETNAM
+from bot.flows.agencies import public_contact
 from bot.flows.events import ParamValue
 from bot.i18n import Translator
 
@@ -143,14 +144,16 @@ def address_text(data: Mapping[str, Any]) -> str:
 
 
 def agency_info(agency: Any) -> dict[str, str] | None:
-    """The agency fields the PDF and the e-mail show, from a ``bot.flows.agencies.Agency``."""
+    """The agency fields the PDF and the e-mail show, from a ``bot.flows.agencies.Agency``:
+    its address and phone only where they are facts (``public_contact``), as in the chat."""
     if agency is None:
         return None
+    address, phone = public_contact(agency)
     return {
         "code": str(agency.code),
         "name": str(agency.name),
-        "address": str(agency.address or ""),
-        "phone": _phone(str(agency.phone or "")),  # as the chat shows it: 0225 3826 582
+        "address": address,
+        "phone": _phone(phone),  # as the chat shows it: 0225 3826 582
     }
 
 

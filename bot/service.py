@@ -29,7 +29,7 @@ from bot.flows.otp import Channel
 from bot.flows.photos import PhotoProblem
 from bot.flows.registration import RegistrationFlow
 from bot.flows.steps.base import HOTLINE
-from bot.i18n import LANGUAGES, Translator
+from bot.i18n import Translator
 from bot.masking import mask_email, mask_phone, mask_user
 from bot.notify import DeliveryError, Notifier
 from bot.retention import DEFAULT_PERIOD, Retention
@@ -162,7 +162,10 @@ class RegistrationService:
         now = self.clock()
         conv = await self.conversations.load(user_key)
         if conv is None:
-            conv = Conversation(user_key=user_key, locale=self._first_locale(event))
+            # Everyone is greeted in the default language (Vietnamese), whatever the client
+            # reports: Telegram has no Vietnamese interface, so many Vietnamese citizens'
+            # clients say "en". The greeting offers the other language as one button.
+            conv = Conversation(user_key=user_key, locale=self.default_locale)
         had_consent = conv.consent is not None
         if reminders.due(conv, now) == "expire":
             expired = self.flow.expired(conv)
@@ -327,10 +330,6 @@ class RegistrationService:
             error,
         )
 
-    def _first_locale(self, event: Event) -> str:
-        hint = (event.language_hint or "").split("-")[0].lower()
-        return hint if hint in LANGUAGES else self.default_locale
-
     def _index_photo(
         self,
         kept: KeptPhoto,
@@ -396,8 +395,7 @@ class RegistrationService:
         )
         reservation = await self.otp_sends.reserve(effect.destination, now)
         if reservation.slot is None:
-            minutes = int(reservation.wait.total_seconds() // 60) + 1
-            return self.flow.code_delivery(conv, "busy", minutes)
+            return self.flow.code_delivery(conv, "busy", now, reservation.wait)
         try:
             await self.notifier.send(effect.channel, effect.to, subject, body, now)
         except Exception as exc:
@@ -412,8 +410,8 @@ class RegistrationService:
                 mask_user(conv.user_key),
                 exc,
             )
-            return self.flow.code_delivery(conv, "failed")
-        return self.flow.code_delivery(conv, "sent")
+            return self.flow.code_delivery(conv, "failed", now)
+        return self.flow.code_delivery(conv, "sent", now)
 
     def _address_key(self, address: str) -> str:
         """The key code records are kept under for a phone or e-mail the citizen gave."""

@@ -116,7 +116,9 @@ async def _assemble(settings: Settings, clock: Clock, db: Database, key: bytes) 
     data_dir = settings.vssid_data_dir
     translator = Translator(default=settings.bot_default_locale)
     outbox = DevOutbox(db)
-    flow = RegistrationFlow(catalogue(), LiveAgencies(data_dir, clock), derive(key, "otp"))
+    flow = RegistrationFlow(
+        catalogue(), LiveAgencies(data_dir, clock), derive(key, "otp"), labels=translator.label
+    )
     notifier = Notifier(settings, outbox)
     photos = PhotoStore(db, data_dir / PHOTO_FOLDER, key)
     orphans = await photos.remove_orphans()  # left by a crash between a commit and an unlink

@@ -17,7 +17,13 @@ import os
 import sys
 from pathlib import Path
 
-from bot.flows.agencies import AgencyCsvError, format_agency, import_agencies, load_directory
+from bot.flows.agencies import (
+    AgencyCsvError,
+    format_agency,
+    import_agencies,
+    load_directory,
+    names_old_district,
+)
 from bot.flows.places import Province, catalogue
 
 EXIT_OK = 0
@@ -86,6 +92,8 @@ def _list(args: argparse.Namespace) -> int:
         return EXIT_NOTHING_LISTED
     for agency in agencies:
         flags = [] if agency.confirmed else ["unconfirmed"]
+        if agency.address and names_old_district(agency.address):
+            flags.append("address names a pre-2025 district: not shown to citizens")
         if not agency.active:
             flags.append("inactive")
         served = f" (communes served: {len(agency.communes)})" if agency.communes else ""

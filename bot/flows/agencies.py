@@ -13,7 +13,13 @@ CSV columns: ``code,name,province_code,communes,address,phone,active,confirmed``
 - ``communes``: 2025 commune codes the office serves, ``;``-separated, may be empty.
 - ``active``: listed and suggested; inactive rows stay resolvable by code (old receipts).
 - ``confirmed``: the row was checked against a current source; the seed is all ``no``.
-- Lines starting with ``#`` are comments; empty ``active``/``confirmed`` mean yes/no.
+  An operator's import confirms the rows it brings unless they say ``no``.
+- Lines starting with ``#`` are comments; an empty ``active`` means yes, an empty
+  ``confirmed`` no in the seed and yes in an operator's import.
+
+Honesty (``public_contact``): a citizen is shown an office's address and phone as fact only
+for a confirmed row, and never an address naming a district (quận, huyện, thị xã), a level
+abolished on 2025-07-01; otherwise they are told to check with the hotline.
 
 Agency names are data, not UI prose; error messages here are for the operator's terminal.
 """
@@ -25,12 +31,14 @@ import io
 import os
 import re
 import tempfile
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.flows.places import Catalogue, catalogue, fold
+from bot.flows.ports import AgencyLike
 
 if TYPE_CHECKING:  # phonenumbers is imported lazily: it is only needed to validate/format
     import phonenumbers
@@ -44,7 +52,9 @@ __all__ = [
     "format_agency",
     "import_agencies",
     "load_directory",
+    "names_old_district",
     "parse_agency_csv",
+    "public_contact",
 ]
 
 DATA_FILE = Path(__file__).with_name("data") / "agencies.csv"
@@ -57,6 +67,9 @@ _FALSE = {"no", "n", "false", "0", "không", "khong"}
 # Words that say "social insurance office" and so carry no search signal.
 _NOISE = re.compile(r"\b(bao hiem xa hoi|bhxh|co so)\b")
 _TYPE_WORDS = re.compile(r"^(thanh pho|tinh|quan|huyen|thi xa|phuong|xa|dac khu|tp|tx)\s+")
+# District-level words of the pre-2025 three-level addresses, also abbreviated ("Q. 1",
+# "TX. Sơn Tây"). Matched with diacritics: folded, "quận" would also hit "Quán Thánh".
+_OLD_DISTRICT = re.compile(r"\b(?:quận|huyện|thị xã)\b|\b(?:q|h|tx)\.\s?\w", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -76,6 +89,21 @@ class Agency:
     def is_provincial(self) -> bool:
         """Provincial offices have 3-digit codes (``031``); sub-units 5 digits (``03102``)."""
         return len(self.code) == 3
+
+
+def names_old_district(address: str) -> bool:
+    """The address names a quận/huyện/thị xã: written before the 2025 reform, out of date."""
+    return bool(_OLD_DISTRICT.search(unicodedata.normalize("NFC", address)))
+
+
+def public_contact(agency: AgencyLike) -> tuple[str, str]:
+    """The (address, phone) a citizen may take as fact; an empty part is to be asked by
+    phone (the hotline). Nothing from a row the operator has not confirmed, and no address
+    naming a district abolished in 2025."""
+    if not agency.confirmed:
+        return "", ""
+    address = "" if names_old_district(agency.address) else agency.address
+    return address, agency.phone
 
 
 class AgencyCsvError(ValueError):
@@ -143,8 +171,13 @@ def _rows_with_lines(text: str) -> Iterable[tuple[int, list[str]]]:
         yield line, row
 
 
-def parse_agency_csv(text: str, catalogue: Catalogue) -> list[Agency]:
-    """Validate a whole agency CSV; raise :class:`AgencyCsvError` listing every bad row."""
+def parse_agency_csv(
+    text: str, catalogue: Catalogue, *, confirmed_default: bool = False
+) -> list[Agency]:
+    """Validate a whole agency CSV; raise :class:`AgencyCsvError` listing every bad row.
+
+    ``confirmed_default``: what an empty ``confirmed`` cell means (yes in an operator's
+    import: the operator vouches for what they bring)."""
     text = text.removeprefix("\ufeff")
     errors: list[tuple[int, str]] = []
     agencies: list[Agency] = []
@@ -172,7 +205,7 @@ def parse_agency_csv(text: str, catalogue: Catalogue) -> list[Agency]:
             errors.append((line, f"expected {len(header)} fields, got {len(row)}"))
             continue
         cells = {h: v.strip() for h, v in zip(header, row, strict=True)}
-        agency, row_errors = _agency_from_cells(cells, catalogue)
+        agency, row_errors = _agency_from_cells(cells, catalogue, confirmed_default)
         errors.extend((line, e) for e in row_errors)
         if agency is None:
             continue
@@ -189,7 +222,9 @@ def parse_agency_csv(text: str, catalogue: Catalogue) -> list[Agency]:
     return agencies
 
 
-def _agency_from_cells(cells: dict[str, str], places: Catalogue) -> tuple[Agency | None, list[str]]:
+def _agency_from_cells(
+    cells: dict[str, str], places: Catalogue, confirmed_default: bool
+) -> tuple[Agency | None, list[str]]:
     errors: list[str] = []
     code = cells["code"]
     if not _CODE.fullmatch(code):
@@ -223,7 +258,7 @@ def _agency_from_cells(cells: dict[str, str], places: Catalogue) -> tuple[Agency
     active = _bool(cells["active"], default=True)
     if active is None:
         errors.append(f"bad active value {cells['active']!r}: use yes or no")
-    confirmed = _bool(cells["confirmed"], default=False)
+    confirmed = _bool(cells["confirmed"], default=confirmed_default)
     if confirmed is None:
         errors.append(f"bad confirmed value {cells['confirmed']!r}: use yes or no")
     if errors or active is None or confirmed is None:
@@ -270,13 +305,15 @@ def _merge(base: Iterable[Agency], overlay: Iterable[Agency]) -> list[Agency]:
     return list(merged.values())
 
 
-def _read_csv_file(path: Path, places: Catalogue) -> list[Agency]:
+def _read_csv_file(
+    path: Path, places: Catalogue, *, confirmed_default: bool = False
+) -> list[Agency]:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise AgencyCsvError([(1, f"{path}: not UTF-8 text ({exc.reason})")]) from exc
     try:
-        return parse_agency_csv(text, places)
+        return parse_agency_csv(text, places, confirmed_default=confirmed_default)
     except AgencyCsvError as exc:
         raise AgencyCsvError([(n, f"{path.name}: {msg}") for n, msg in exc.errors]) from None
 
@@ -299,12 +336,14 @@ def load_directory(data_dir: Path | None = None) -> AgencyDirectory:
 def import_agencies(path: Path, data_dir: Path) -> int:
     """Validate ``path`` and merge it into ``{data_dir}/agencies.csv`` atomically.
 
-    Returns the number of rows imported. Nothing is written unless every row is valid;
+    Returns the number of rows imported. The rows are confirmed (shown to citizens with
+    their address and phone) unless their ``confirmed`` cell says no. Nothing is written
+    unless every row is valid;
     the file is replaced with ``os.replace`` so a crash leaves the old or the new file,
     never a half-written one.
     """
     places = catalogue()
-    incoming = _read_csv_file(Path(path), places)
+    incoming = _read_csv_file(Path(path), places, confirmed_default=True)
     data_dir = Path(data_dir)
     target = data_dir / OPERATOR_FILE_NAME
     existing = _read_csv_file(target, places) if target.exists() else []

@@ -75,6 +75,9 @@ class Conversation:
     #: Every phone and e-mail the user gave in this draft, also those changed since:
     #: codes may have gone to any of them, and erasure must find those messages.
     contacts: list[str] = field(default_factory=list)
+    #: The buttons of the last question asked (``bot.flows.typed_buttons.to_stored``), so
+    #: a typed «có», «2» or a button's words can answer it.
+    offered: list[dict[str, Any]] = field(default_factory=list)
     effects: list[Effect] = field(default_factory=list, repr=False)
 
     # Conditions used by the state machine's transitions (declared by name there).
@@ -138,6 +141,7 @@ class Conversation:
         self.listing = {}
         self.otp = None
         self.contacts = []
+        self.offered = []
 
     def to_json(self) -> str:
         stored = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _NOT_STORED}

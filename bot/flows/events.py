@@ -31,6 +31,9 @@ class Event:
     command: str = ""
     contact_is_own: bool = True
     other_kind: str = ""
+    # The language the client reports. Not used to choose the greeting's language: Telegram
+    # has no Vietnamese interface, so a Vietnamese citizen's client often says "en"
+    # (``RegistrationService`` greets in ``BOT_DEFAULT_LOCALE`` with a button for the other).
     language_hint: str | None = None
     # The channel itself made these image bytes (a Telegram photo is re-encoded by
     # Telegram's servers), so their pixels need no decoding check (bot.flows.photos).
@@ -65,10 +68,11 @@ class Event:
 
 @dataclass(frozen=True)
 class Msg:
-    """A parameter that is itself a catalogue key, translated when the reply is rendered."""
+    """A parameter that is itself a catalogue key, translated when the reply is rendered
+    (its own parameters may be ``Msg`` too: "address: ask the hotline")."""
 
     key: str
-    params: dict[str, str | int] = field(default_factory=dict)
+    params: dict[str, ParamValue] = field(default_factory=dict)
 
 
 ParamValue = str | int | Msg
@@ -77,12 +81,15 @@ ParamValue = str | int | Msg
 @dataclass(frozen=True)
 class Button:
     """An inline button. ``label_key`` is translated; ``label`` is shown as is (data such as
-    a province name). ``data`` is language-neutral and at most 64 bytes (Telegram's limit)."""
+    a province name). ``data`` is language-neutral and at most 64 bytes (Telegram's limit).
+    ``answer`` is ``"yes"`` or ``"no"`` when typing «có»/«không» means pressing it
+    (``bot.flows.typed_buttons``)."""
 
     data: str
     label_key: str = ""
     label: str = ""
     params: dict[str, ParamValue] = field(default_factory=dict)
+    answer: str = ""
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,10 @@ imported here, because importing it costs ~0.35 s and its converter geocodes spl
 through ArcGIS (a network call carrying the user's address, DOMAIN §4.4).
 
 Design notes
-- Import is cheap (stdlib only); the JSON is read on the first :func:`catalogue` call and
-  kept for the life of the process (~50 ms). The ~10k old wards are indexed one old
-  province at a time on first use (1–3 ms each), so no call pays for all of them unless it
-  searches the whole country.
+- Import is cheap (stdlib only; ICU comes with the data); the JSON is read on the first
+  :func:`catalogue` call and kept for the life of the process (~50 ms). The ~10k old wards
+  are indexed one old province at a time on first use (1–3 ms each), so no call pays for
+  all of them unless it searches the whole country.
 - Every name gets a diacritics-free search key (NFD → lower → marks stripped, ``đ`` → ``d``,
   punctuation → space, leading zeros of numbers dropped). Because all marks go, the two
   tone-mark placements (``Hoà``/``Hòa``, ``Thuỷ``/``Thủy``) fold to the same key. Diacritics
@@ -24,8 +24,8 @@ Design notes
   prefix, prefix of an inner word, substring, and last *old* ward names (someone typing the
   pre-2025 ward they know gets the commune it became).
 - :meth:`Catalogue.provinces` lists Hà Nội and TP Hồ Chí Minh first (they hold the largest
-  share of users), then the rest alphabetically by search key: a short, predictable list for
-  a keyboard.
+  share of users), then the rest in Vietnamese alphabetical order (``bot.flows.collation``:
+  Cà Mau, Cao Bằng, Cần Thơ); communes are in that order too.
 
 Names of places are data, not UI sentences; nothing here is user-facing prose.
 """
@@ -52,6 +52,7 @@ __all__ = [
     "catalogue",
     "fold",
     "load_catalogue",
+    "unaccented",
 ]
 
 DATA_FILE = Path(__file__).with_name("data") / "places.json"
@@ -134,6 +135,12 @@ def fold(text: str) -> str:
     s = unicodedata.normalize("NFD", text.lower()).replace("đ", "d").replace("ð", "d")
     s = _NON_ALNUM.sub(" ", s.encode("ascii", "ignore").decode("ascii")).strip()
     return _LEADING_ZEROS.sub("", s) if "0" in s else s
+
+
+def unaccented(text: str) -> str:
+    """``Đằng Giang`` → ``Dang Giang``: case kept, marks dropped (how many people type)."""
+    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def _compact(folded: str) -> str:
@@ -227,11 +234,6 @@ def _variants(text: str, table: _TypeTable) -> tuple[list[str], str | None]:
         if _compact(rest) not in out:
             out.append(_compact(rest))
     return out, kind
-
-
-def _natural(key: str) -> tuple[Any, ...]:
-    """Sort key that puts "phuong 2" before "phuong 10"."""
-    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", key))
 
 
 # --------------------------------------------------------------------------------------------
@@ -569,6 +571,8 @@ class Catalogue:
     def __init__(self, raw: dict[str, Any]) -> None:
         if raw.get("format") != 1:
             raise ValueError(f"unsupported places.json format {raw.get('format')!r}")
+        from bot.flows.collation import sort_key  # ICU: ~40 ms to import, only when loading
+
         self._prov_aliases: dict[str, list[str]] = raw["province_aliases"]
 
         self._provinces: dict[str, Province] = {}
@@ -579,7 +583,7 @@ class Catalogue:
         pinned = {c: i for i, c in enumerate(PINNED_PROVINCES)}
         ordered = sorted(
             self._provinces.values(),
-            key=lambda p: (pinned.get(p.code, len(pinned)), _natural(fold(p.short_name))),
+            key=lambda p: (pinned.get(p.code, len(pinned)), sort_key(p.short_name)),
         )
         self._province_order = {p.code: i for i, p in enumerate(ordered)}
         for p in ordered:
@@ -618,7 +622,7 @@ class Catalogue:
                     aliases=(),
                     inner=_inner_words(short_key),
                     kind=kind,
-                    order=(self._province_order[pcode], _natural(short_key), kind, code),
+                    order=(self._province_order[pcode], sort_key(c.short_name), kind, code),
                     display=(c.short_name, c.name),
                 )
             )
@@ -634,7 +638,7 @@ class Catalogue:
     # ---- provinces ------------------------------------------------------------------------
 
     def provinces(self) -> list[Province]:
-        """All 34, Hà Nội and TP Hồ Chí Minh first, then alphabetical (see module notes)."""
+        """All 34, Hà Nội and TP Hồ Chí Minh first, then in Vietnamese alphabetical order."""
         return [e.item for e in self._province_index.entries]
 
     def province(self, code: str) -> Province | None:
@@ -667,7 +671,7 @@ class Catalogue:
     # ---- communes -------------------------------------------------------------------------
 
     def communes(self, province_code: str) -> list[Commune]:
-        """The province's communes, alphabetical by search key ("2" before "10")."""
+        """The province's communes in Vietnamese alphabetical order ("2" before "10")."""
         return [e.item for e in self._by_province.get(province_code, [])]
 
     def commune(self, code: str) -> Commune | None:

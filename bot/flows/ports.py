@@ -17,6 +17,8 @@ class ProvinceLike(Protocol):
     def name(self) -> str: ...
     @property
     def short_name(self) -> str: ...
+    @property
+    def kind(self) -> str: ...  # "tỉnh" | "thành phố" (a commune: "xã" | "phường" | …)
 
 
 class CommuneLike(ProvinceLike, Protocol):
@@ -37,6 +39,8 @@ class AgencyLike(Protocol):
     def address(self) -> str: ...
     @property
     def active(self) -> bool: ...  # inactive: never offered, still named by old receipts
+    @property
+    def confirmed(self) -> bool: ...  # checked by the operator: address and phone are facts
 
 
 class Places(Protocol):

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
+from functools import partial
 
 from bot.clock import VIETNAM
-from bot.flows import autofill, confirmation
+from bot.flows import autofill, confirmation, typed_buttons
 from bot.flows.conversation import Conversation
 from bot.flows.effects import Discard, EraseUser, Submit
 from bot.flows.events import Button, Event, Msg, ParamValue, Reply
@@ -23,6 +24,7 @@ from bot.flows.steps.address import AddressSteps
 from bot.flows.steps.agency import AgencySteps
 from bot.flows.steps.answers import AnswerSteps
 from bot.flows.steps.base import (
+    COMMANDS,
     HOTLINE,
     MAX_MESSAGE,
     one_row,
@@ -33,6 +35,12 @@ from bot.flows.steps.consent import ConsentSteps
 from bot.flows.steps.finish import FinishSteps
 from bot.flows.steps.photos import PHOTO_STEPS, PhotoSteps
 from bot.flows.steps.review import ReviewSteps
+
+#: Steps whose question is answered by a button, never by free text: there a typed number
+#: means the button with that number. At every other step a number is a typed answer
+#: (a code, a phone, a house number) and only yes/no words and a button's own words are
+#: taken, and only for a yes/no question or the language choice.
+BUTTON_STEPS = frozenset({"consent", "email_choice", "review", "done"})
 
 
 class RegistrationFlow(
@@ -55,15 +63,44 @@ class RegistrationFlow(
             conv.forget_answers()  # a row finished before answers were forgotten at submission
         event = _without_invisibles(event)
         with attached(conv):
-            if event.kind == "command":
-                return self._command(conv, event, now)
-            if event.kind == "choice" and event.choice.startswith("g:"):
-                return self._global_choice(conv, event.choice[2:], now)
-            if event.kind == "text" and len(event.text) > MAX_MESSAGE:
-                return self._reject(conv, "too_long", {"max": MAX_MESSAGE})
-            step = getattr(self, f"_on_{conv.state}")
-            replies: list[Reply] = step(conv, event, now)
+            replies = self._dispatch(conv, self._typed_choice(conv, event, now), now)
+            _remember_offered(conv, replies)
             return replies
+
+    def _dispatch(self, conv: Conversation, event: Event, now: datetime) -> list[Reply]:
+        if event.kind == "command":
+            return self._command(conv, event, now)
+        if event.kind == "choice" and event.choice.startswith("g:"):
+            return self._global_choice(conv, event.choice[2:], now)
+        if event.kind == "text" and len(event.text) > MAX_MESSAGE:
+            return self._reject(conv, "too_long", {"max": MAX_MESSAGE})
+        step = getattr(self, f"_on_{conv.state}")
+        replies: list[Reply] = step(conv, event, now)
+        return replies
+
+    def _typed_choice(self, conv: Conversation, event: Event, now: datetime) -> Event:
+        """A text that answers the buttons on screen («có», «2», a button's words) becomes
+        the press of that button; any other text stays a typed answer."""
+        if event.kind != "text" or len(event.text) > MAX_MESSAGE:
+            return event
+        on_buttons = conv.state in BUTTON_STEPS
+        if conv.offered:
+            offered = typed_buttons.from_stored(conv.offered)
+        elif on_buttons:  # before consent nothing is stored: the question is the consent's
+            offered = [b for r in self.prompt(conv, now) for row in r.buttons for b in row]
+        else:
+            return event
+        closed = any(b.answer for b in offered) or all(b.data.startswith("g:") for b in offered)
+        if not (on_buttons or closed):
+            return event
+        label = partial(self.labels, conv.locale)
+        choice = typed_buttons.choose(event.text, offered, label, numbers=on_buttons)
+        if choice is None:
+            return event
+        if conv.state == "consent" and choice.startswith("consent:yes:"):
+            # Consent carries the language in its data, since nothing is stored before it.
+            choice = f"consent:yes:{typed_buttons.language_of(event.text) or conv.locale}"
+        return dataclasses.replace(event, kind="choice", choice=choice)
 
     def photo_slot(self, conv: Conversation) -> str | None:
         """The photo the current step waits for, so the service checks and stores it first."""
@@ -84,7 +121,7 @@ class RegistrationFlow(
 
     def _command(self, conv: Conversation, event: Event, now: datetime) -> list[Reply]:
         command = event.command
-        if command == "start":
+        if command in ("start", "register"):  # /register: the word citizens look for
             return self._start(conv, now)
         if command == "cancel":
             if conv.consent is None:
@@ -93,7 +130,7 @@ class RegistrationFlow(
                 one_row(
                     "cancel.confirm",
                     self._confirm_button(conv, "cancel", "btn.cancel_yes", now),
-                    Button("g:cancel:no", label_key="btn.cancel_no"),
+                    Button("g:cancel:no", label_key="btn.cancel_no", answer="no"),
                 )
             ]
         if command == "status":
@@ -113,10 +150,10 @@ class RegistrationFlow(
                 one_row(
                     "erase.confirm",
                     self._confirm_button(conv, "erase", "btn.erase_yes", now),
-                    Button("g:erase:no", label_key="btn.cancel_no"),
+                    Button("g:erase:no", label_key="btn.cancel_no", answer="no"),
                 )
             ]
-        return [Reply("err.unknown_command", {"command": "/" + command[:30]})]
+        return [Reply("err.unknown_command", {"command": "/" + command[:30], "commands": COMMANDS})]
 
     def expired(self, conv: Conversation) -> list[Reply]:
         """The draft reached its 10 days: the service deletes it; this is what the user hears."""
@@ -167,7 +204,7 @@ class RegistrationFlow(
     ) -> Button:
         """A "yes" that deletes: it carries who it was offered to, and when."""
         signed = confirmation.token(self.otp_secret, conv.user_key, action, now)
-        return Button(f"g:{action}:yes:{signed}", label_key=label_key)
+        return Button(f"g:{action}:yes:{signed}", label_key=label_key, answer="yes")
 
     def _global_choice(self, conv: Conversation, choice: str, now: datetime) -> list[Reply]:
         action, _, arg = choice.partition(":")
@@ -215,3 +252,21 @@ def _without_invisibles(event: Event) -> Event:
     if text == event.text and command == event.command:
         return event
     return dataclasses.replace(event, text=text, command=command)
+
+
+def _remember_offered(conv: Conversation, replies: list[Reply]) -> None:
+    """Keep the buttons now on screen for a typed answer to them.
+
+    New buttons replace the old ones, except a lone «I need help» that joins them after a
+    third failure; an error or a hint leaves the question's buttons where they were, and
+    anything else (a question with no buttons) means no buttons wait for an answer.
+    """
+    shown = [b for r in replies for row in r.buttons for b in row]
+    if not shown:
+        if not all(r.key.startswith(("err.", "hint.")) for r in replies):
+            conv.offered = []
+        return
+    stored = typed_buttons.to_stored(shown)
+    if all(b.data == "g:help" for b in shown):
+        stored = [s for s in conv.offered if s["data"] != "g:help"] + stored
+    conv.offered = stored

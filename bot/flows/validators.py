@@ -191,3 +191,24 @@ def phone_display(e164: str) -> str:
     except phonenumbers.NumberParseException:
         return e164
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+
+
+def _grouped(value: str, sizes: tuple[int, ...]) -> str:
+    parts, start = [], 0
+    for size in sizes:
+        parts.append(value[start : start + size])
+        start += size
+    return " ".join(parts)
+
+
+def id_display(number: str) -> str:
+    """001099012345 → 001 099 012 345: a 12-digit ID in groups of three, as people read it
+    aloud (the first group is also the province of birth registration). A passport number
+    is short and shown as typed."""
+    return _grouped(number, (3, 3, 3, 3)) if len(number) == 12 and number.isdigit() else number
+
+
+def bhxh_display(code: str) -> str:
+    """0312345678 → 03 1234 5678: two digits (they look like a province, DOMAIN §3.4), then
+    two groups of four, the way a 10-digit number is read, to check against the card."""
+    return _grouped(code, (2, 4, 4)) if len(code) == 10 and code.isdigit() else code

@@ -9,7 +9,7 @@ from typing import Any
 from bot.flows.conversation import Conversation
 from bot.flows.events import Button, Event, Msg, ParamValue, Reply
 from bot.flows.machine import fire
-from bot.flows.places import fold
+from bot.flows.places import fold, unaccented
 from bot.flows.ports import CommuneLike, ProvinceLike
 from bot.flows.sanitize import ascii_digits
 from bot.flows.steps.base import (
@@ -48,16 +48,20 @@ class AddressSteps(FlowBase):
         return [self._question(conv, "province", buttons=buttons)]
 
     def _ask_commune(self, conv: Conversation, now: datetime) -> list[Reply]:
-        province = self.places.province(conv.answers["province_code"])
         buttons = self._listing_page(conv, "commune", self._commune_items(conv), 0, 2)
-        return [
-            self._question(
-                conv,
-                "commune",
-                buttons=buttons,
-                params={"province": province.name if province else ""},
-            )
-        ]
+        return [self._ask_with(conv, "commune", buttons)]
+
+    def _hint_commune(self, conv: Conversation) -> dict[str, ParamValue]:
+        return {"example": self._commune_example(conv)}
+
+    def _commune_example(self, conv: Conversation) -> str:
+        """A commune of the chosen province, typed the quick way ("phuong An Bien"): a ward
+        if the province has one (most people who ask live in one), else the first commune."""
+        communes = self.places.communes(conv.answers.get("province_code") or "")
+        if not communes:
+            return ""
+        shown = next((c for c in communes if c.kind == "phường"), communes[0])
+        return f"{fold(shown.kind)} {unaccented(shown.short_name)}"
 
     def _on_province(self, conv: Conversation, event: Event, now: datetime) -> list[Reply]:
         return self._on_place(conv, event, now, "province")
@@ -101,7 +105,9 @@ class AddressSteps(FlowBase):
             close: Sequence[Any] = self.places.closest_provinces(event.text)
         else:
             close = self.places.closest_communes(province_code, event.text)
-        replies = self._reject(conv, f"{step}_not_found", {"text": event.text[:60]})
+        replies = self._reject(
+            conv, f"{step}_not_found", {"text": event.text[:60], "area": self._area(conv)}
+        )
         if close:
             conv.listing = {"codes": [c.code for c in close]}
             replies.append(
@@ -131,8 +137,13 @@ class AddressSteps(FlowBase):
         }
         old = conv.listing["whole"]["formerly"]
         formerly: ParamValue = Msg("address.formerly", {"old": old}) if old else ""
+        single = len(match.candidates) == 1  # then «có» means "yes, that one"
         choices = [
-            Button(f"{step}:whole:{c.code}", label=f"✅ {self._commune_line(c.code)}")
+            Button(
+                f"{step}:whole:{c.code}",
+                label=f"✅ {self._commune_line(c.code)}",
+                answer="yes" if single else "",
+            )
             for c in match.candidates
         ]
         return [
@@ -145,7 +156,7 @@ class AddressSteps(FlowBase):
                 },
                 buttons=(
                     *button_rows(choices, 1),
-                    (Button(f"{step}:whole:no", label_key="btn.retype"),),
+                    (Button(f"{step}:whole:no", label_key="btn.retype", answer="no"),),
                 ),
             )
         ]
@@ -182,6 +193,7 @@ class AddressSteps(FlowBase):
         if step == "commune":
             province = self.places.province(conv.answers.get("province_code", ""))
             params["province"] = province.name if province else ""
+            params["example"] = self._commune_example(conv)
         return self._question(conv, step, buttons=buttons, params=params)
 
     def _pick_place(

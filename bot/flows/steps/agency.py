@@ -6,13 +6,12 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from bot.flows.conversation import Conversation
-from bot.flows.events import Button, Event, Reply
+from bot.flows.events import Button, Event, ParamValue, Reply
 from bot.flows.ports import AgencyLike
 from bot.flows.sanitize import ascii_digits
 from bot.flows.steps.base import (
     FlowBase,
 )
-from bot.flows.validators import phone_display
 
 
 class AgencySteps(FlowBase):
@@ -48,8 +47,13 @@ class AgencySteps(FlowBase):
         )
         self._offer(conv, suggested)
         buttons = list(self._listing_page(conv, "agency", self._agency_items(suggested), 0, 1))
-        buttons.append((Button("agency:all", label_key="btn.agency_all"),))
+        area: dict[str, ParamValue] = {"area": self._area(conv)}
+        buttons.append((Button("agency:all", label_key="btn.agency_all", params=area),))
         return [self._question(conv, "agency", buttons=tuple(buttons))]
+
+    def _all_agencies(self, conv: Conversation, buttons: tuple[tuple[Button, ...], ...]) -> Reply:
+        """A page of the province's (or city's) agencies, in place of the pressed message."""
+        return Reply("choose.agency_all", {"area": self._area(conv)}, buttons=buttons, edit=True)
 
     def _listed_agencies(self, conv: Conversation) -> list[AgencyLike]:
         found = (self.agencies.by_code(c) for c in conv.listing.get("codes", []))
@@ -70,11 +74,11 @@ class AgencySteps(FlowBase):
             agencies = list(self.agencies.for_province(conv.answers.get("province_code", "")))
             self._offer(conv, agencies)
             buttons = self._listing_page(conv, "agency", self._agency_items(agencies), 0, 1)
-            return [Reply("choose.agency_all", buttons=buttons, edit=True)]
+            return [self._all_agencies(conv, buttons)]
         if action == "page" and ascii_digits(arg):
             agencies = self._listed_agencies(conv)
             buttons = self._listing_page(conv, "agency", self._agency_items(agencies), int(arg), 1)
-            return [Reply("choose.agency_all", buttons=buttons, edit=True)]
+            return [self._all_agencies(conv, buttons)]
         if action != "pick":
             return self._stale(conv, now)
         agency = self._offered_agency(conv, arg)
@@ -83,12 +87,7 @@ class AgencySteps(FlowBase):
         conv.answers["agency_code"] = agency.code
         shown = Reply(
             "note.agency_chosen",
-            {
-                "code": agency.code,
-                "name": agency.name,
-                "phone": phone_display(agency.phone) if agency.phone else "—",
-                "address": agency.address or "—",
-            },
+            {"code": agency.code, "name": agency.name, "contact": self._agency_contact(agency)},
             edit=True,
         )
         return [shown, *self._advance(conv, now)]

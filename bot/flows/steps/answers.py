@@ -85,8 +85,8 @@ class AnswerSteps(FlowBase):
                 "email_choice",
                 buttons=(
                     (
-                        Button("email_choice:yes", label_key="btn.yes_email"),
-                        Button("email_choice:no", label_key="btn.no_email"),
+                        Button("email_choice:yes", label_key="btn.yes_email", answer="yes"),
+                        Button("email_choice:no", label_key="btn.no_email", answer="no"),
                     ),
                 ),
             )

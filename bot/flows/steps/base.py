@@ -8,10 +8,11 @@ combines them and dispatches an event to ``_on_<state>`` and a question to ``_as
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from bot.flows.agencies import public_contact
 from bot.flows.conversation import Conversation
 from bot.flows.events import Button, Event, Msg, ParamValue, Reply
 from bot.flows.machine import fire
@@ -22,6 +23,8 @@ HOTLINE = "1900 9068"
 MAX_MESSAGE = 1000
 PAGE_SIZE = 8
 HELP_AFTER_FAILURES = 3
+#: Every citizen's command, one a line: in /help and in the answer to an unknown command.
+COMMANDS = Msg("help.commands")
 
 #: Step number shown to the user ("bước 3/10"); the address is one step of three questions.
 PROGRESS = {
@@ -56,13 +59,30 @@ def replace_edit(reply: Reply) -> Reply:
     return Reply(reply.key, reply.params, buttons=reply.buttons, edit=True, keyboard=reply.keyboard)
 
 
+#: A button's label as the user reads it: (language, button) → text (``Translator.label``).
+LabelFor = Callable[[str, Button], str]
+
+
+def _raw_label(_lang: str, button: Button) -> str:
+    return button.label
+
+
 class FlowBase:
     """State shared by the step mixins and the helpers they all use."""
 
-    def __init__(self, places: Places, agencies: Agencies, otp_secret: bytes) -> None:
+    def __init__(
+        self,
+        places: Places,
+        agencies: Agencies,
+        otp_secret: bytes,
+        labels: LabelFor = _raw_label,
+    ) -> None:
         self.places = places
         self.agencies = agencies
         self.otp_secret = otp_secret
+        # To recognise a button's words typed instead of pressed; without a translator
+        # only labels that are data (a province, "English") are recognised.
+        self.labels = labels
 
     def prompt(self, conv: Conversation, now: datetime) -> list[Reply]:
         """The question of the current step, as it is asked the first time."""
@@ -98,7 +118,8 @@ class FlowBase:
         conv.attempts[conv.state] = count
         replies = [Reply(f"err.{code}", dict(params or {}))]
         if count >= 2:
-            replies.append(Reply(f"hint.{conv.state}"))
+            hint_params = getattr(self, f"_hint_{conv.state}", None)  # a hint's examples
+            replies.append(Reply(f"hint.{conv.state}", hint_params(conv) if hint_params else {}))
         if count >= HELP_AFTER_FAILURES:
             replies.append(self._help_offer(conv))
         return replies
@@ -157,18 +178,42 @@ class FlowBase:
             rows.append(tuple(nav))
         return tuple(rows)
 
+    def _area(self, conv: Conversation) -> Msg:
+        """«thành phố» for a city under the central government (Hải Phòng), else «tỉnh»."""
+        province = self.places.province(conv.answers.get("province_code") or "")
+        city = province is not None and province.kind == "thành phố"
+        return Msg("area.city" if city else "area.province")
+
     def _agency(self, conv: Conversation) -> AgencyLike | None:
         code = conv.answers.get("agency_code")
         return self.agencies.by_code(code) if code else None
 
+    def _agency_contact(self, agency: AgencyLike) -> Msg:
+        """The office's address and phone, or, where they are not facts, the hotline to ask
+        (``bot.flows.agencies.public_contact``)."""
+        if not agency.confirmed:
+            return Msg("agency.unconfirmed", {"hotline": HOTLINE})
+        address, phone = public_contact(agency)
+        ask = Msg("agency.ask_hotline", {"hotline": HOTLINE})
+        return Msg(
+            "agency.contact",
+            {"address": address or ask, "phone": phone_display(phone) if phone else ask},
+        )
+
     def _help(self, conv: Conversation) -> Reply:
         agency = self._agency(conv)
-        if agency is not None and agency.phone:
+        phone = public_contact(agency)[1] if agency is not None else ""
+        if agency is not None and phone:
             return Reply(
                 "help.text_agency",
-                {"hotline": HOTLINE, "agency": agency.name, "phone": phone_display(agency.phone)},
+                {
+                    "hotline": HOTLINE,
+                    "agency": agency.name,
+                    "phone": phone_display(phone),
+                    "commands": COMMANDS,
+                },
             )
-        return Reply("help.text", {"hotline": HOTLINE})
+        return Reply("help.text", {"hotline": HOTLINE, "commands": COMMANDS})
 
     # ------------------------------------------------------------------ hooks
     # Implemented by one group of steps and used by another.

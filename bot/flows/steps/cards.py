@@ -5,13 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from bot.flows import autofill
+from bot.flows import autofill, validators
 from bot.flows.conversation import Conversation
 from bot.flows.events import Button, Event, Msg, ParamValue, Reply
 from bot.flows.steps.base import (
     FlowBase,
 )
-from bot.masking import mask_number
 
 
 class CardSteps(FlowBase):
@@ -48,8 +47,8 @@ class CardSteps(FlowBase):
         conv.listing = {"card": reading, "photo_id": event.photo_id}
         buttons = (
             (
-                Button(f"{conv.state}:card:yes", label_key="btn.card_yes"),
-                Button(f"{conv.state}:card:no", label_key="btn.card_no"),
+                Button(f"{conv.state}:card:yes", label_key="btn.card_yes", answer="yes"),
+                Button(f"{conv.state}:card:no", label_key="btn.card_no", answer="no"),
             ),
         )
         return [Reply(f"card.read_{kind}", self._card_params(reading), buttons=buttons)]
@@ -61,11 +60,12 @@ class CardSteps(FlowBase):
             "birth": autofill.shown_date(reading),
             "gender": Msg(f"gender.{gender}") if gender else "—",
         }
+        # Shown whole, grouped: the citizen checks the reading against the card in hand.
         if reading["kind"] == "bhyt":
-            params["bhxh_code"] = reading["bhxh_code"]
+            params["bhxh_code"] = validators.bhxh_display(reading["bhxh_code"])
             params["issuer"] = reading.get("issuer") or "—"
         else:
-            params["id_number"] = mask_number(reading["id_number"])
+            params["id_number"] = validators.id_display(reading["id_number"])
             params["address"] = reading.get("address") or "—"
         return params
 

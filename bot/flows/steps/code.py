@@ -9,12 +9,23 @@ from bot.clock import VIETNAM
 from bot.flows import otp, validators
 from bot.flows.conversation import Conversation
 from bot.flows.effects import LockAddress, SendCode, Submit
-from bot.flows.events import Button, Event, Reply
+from bot.flows.events import Button, Event, Msg, ParamValue, Reply
 from bot.flows.machine import fire
 from bot.flows.steps.base import (
     FlowBase,
 )
 from bot.masking import mask_email, mask_phone
+
+
+def wait_until(now: datetime, end: datetime) -> dict[str, ParamValue]:
+    """A wait as people say it: whole minutes ("khoảng 15 phút", never "891 giây") and the
+    Vietnam clock time it ends ("tới 09:27 giờ Việt Nam"). Both are rounded up, so trying
+    at the time shown always works."""
+    shown = end.replace(second=0, microsecond=0)
+    if shown < end:
+        shown += timedelta(minutes=1)
+    minutes = max(1, -(-int((end - now).total_seconds()) // 60))
+    return {"minutes": minutes, "time": shown.astimezone(VIETNAM).strftime("%H:%M")}
 
 
 class CodeSteps(FlowBase):
@@ -80,35 +91,29 @@ class CodeSteps(FlowBase):
         if wait > timedelta(0):
             lock = otp.locked_until(conv.otp, now, address_lock)
             if lock is not None and lock - now >= wait:
-                return [self._locked(conv, lock)]
-            seconds = int(wait.total_seconds()) + 1
-            return [
-                Reply(
-                    "otp.wait",
-                    {
-                        "seconds": seconds,
-                        "time": (now + wait).astimezone(VIETNAM).strftime("%H:%M"),
-                    },
-                    buttons=self._otp_buttons(conv),
-                )
-            ]
+                return [self._locked(conv, lock, now)]
+            return [Reply("otp.wait", wait_until(now, now + wait), buttons=self._otp_buttons(conv))]
         channel, to, _ = self._code_destination(conv)
         code, conv.otp = otp.issue(conv.otp, self.otp_secret, now, destination)
         conv.effects.append(SendCode(channel, to, code, destination))
         return []  # what to say depends on the delivery: see ``code_delivery``
 
-    def _locked(self, conv: Conversation, until: datetime) -> Reply:
-        time = until.astimezone(VIETNAM).strftime("%H:%M")
-        return Reply("otp.locked", {"time": time}, buttons=self._otp_buttons(conv))
+    def _locked(self, conv: Conversation, until: datetime, now: datetime) -> Reply:
+        return Reply("otp.locked", wait_until(now, until), buttons=self._otp_buttons(conv))
 
     def code_delivery(
-        self, conv: Conversation, outcome: Literal["sent", "failed", "busy"], wait_minutes: int = 0
+        self,
+        conv: Conversation,
+        outcome: Literal["sent", "failed", "busy"],
+        now: datetime,
+        wait: timedelta = timedelta(0),
     ) -> list[Reply]:
         """What the user hears once the service has tried to deliver the code.
 
         ``busy``: this address got too many codes lately (from any conversation); the code
-        just made was never sent, so it is voided. ``failed``: the carrier refused it; it
-        does not count either, so the citizen may retry or switch channel at once.
+        just made was never sent, so it is voided; the address waits ``wait`` from ``now``.
+        ``failed``: the carrier refused it; it does not count either, so the citizen may
+        retry or switch channel at once.
         """
         channel, _, shown = self._code_destination(conv)
         buttons = self._otp_buttons(conv)
@@ -119,7 +124,10 @@ class CodeSteps(FlowBase):
             ]
         conv.otp = otp.withdraw(conv.otp)
         if outcome == "busy":
-            return [Reply("otp.address_busy", {"minutes": wait_minutes}, buttons=buttons)]
+            params = wait_until(now, now + wait)
+            # A phone is no "địa chỉ": the message names what got the codes.
+            params["destination"] = Msg(f"otp.busy_{channel}", {"to": shown})
+            return [Reply("otp.address_busy", params, buttons=buttons)]
         return [Reply("otp.send_failed", buttons=buttons)]
 
     def _ask_otp(self, conv: Conversation, now: datetime) -> list[Reply]:
@@ -163,7 +171,7 @@ class CodeSteps(FlowBase):
         if verdict.outcome == "locked" and verdict.locked_until is not None:
             if verdict.new_lock:
                 conv.effects.append(LockAddress(destination, verdict.locked_until))
-            return [self._locked(conv, verdict.locked_until), self._help_offer(conv)]
+            return [self._locked(conv, verdict.locked_until, now), self._help_offer(conv)]
         if verdict.outcome == "moved":
             return [Reply("otp.destination_changed", buttons=self._otp_buttons(conv))]
         if verdict.outcome == "none" and conv.answers.get("email"):

@@ -26,8 +26,8 @@ class ConsentSteps(FlowBase):
                 "ask.consent",
                 {"version": CONSENT_VERSION, "hotline": HOTLINE},
                 buttons=(
-                    (Button(f"consent:yes:{conv.locale}", label_key="btn.agree"),),
-                    (Button("consent:no", label_key="btn.disagree"),),
+                    (Button(f"consent:yes:{conv.locale}", label_key="btn.agree", answer="yes"),),
+                    (Button("consent:no", label_key="btn.disagree", answer="no"),),
                     (
                         Button(
                             f"consent:lang:{other}",

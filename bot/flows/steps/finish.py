@@ -11,7 +11,7 @@ from bot.flows.steps.base import (
     HOTLINE,
     FlowBase,
 )
-from bot.flows.validators import phone_display
+from bot.flows.validators import bhxh_display
 
 
 class FinishSteps(FlowBase):
@@ -25,10 +25,9 @@ class FinishSteps(FlowBase):
         agency = self._agency(conv)
         params: dict[str, ParamValue] = {
             "receipt": conv.receipt or "",
-            "bhxh_code": conv.answers.get("bhxh_code", ""),
+            "bhxh_code": bhxh_display(conv.answers.get("bhxh_code", "")),
             "agency": agency.name if agency else "",
-            "agency_address": (agency.address if agency else "") or "—",
-            "agency_phone": phone_display(agency.phone) if agency and agency.phone else "—",
+            "agency_contact": self._agency_contact(agency) if agency else "",
             "hotline": HOTLINE,
         }
         buttons = () if fresh else ((Button("g:new", label_key="btn.new_declaration"),),)

@@ -1,4 +1,9 @@
-"""The review: every answer shown (identifiers masked), each editable, then confirmed."""
+"""The review: every answer shown, each editable, then confirmed.
+
+The review goes to the citizen's own private chat, so their BHXH code and ID number are
+shown whole, grouped for reading (``validators.bhxh_display``/``id_display``), for them to
+check against their cards; masking (``bot.masking``) stays for logs, staff and operators.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,6 @@ from bot.flows.steps.base import (
     FlowBase,
     button_rows,
 )
-from bot.masking import mask_number
 
 
 class ReviewSteps(FlowBase):
@@ -36,9 +40,9 @@ class ReviewSteps(FlowBase):
         received: ParamValue = Msg("review.photo_received")
         missing: ParamValue = Msg("review.missing")
         return {
-            "bhxh_code": mask_number(a["bhxh_code"], 2, 3) if a.get("bhxh_code") else missing,
+            "bhxh_code": validators.bhxh_display(a["bhxh_code"]) if a.get("bhxh_code") else missing,
             "full_name": a.get("full_name") or missing,
-            "id_number": mask_number(a["id_number"]) if a.get("id_number") else missing,
+            "id_number": validators.id_display(a["id_number"]) if a.get("id_number") else missing,
             "id_type": Msg(f"id_type.{a.get('id_type', 'cccd')}"),
             "address": shown_address or missing,
             "phone": validators.phone_display(a["phone"]) if a.get("phone") else missing,
@@ -62,7 +66,8 @@ class ReviewSteps(FlowBase):
         ]
         buttons = (
             *button_rows(edits, 2),
-            (Button("review:confirm", label_key="btn.confirm_send_code"),),
+            # «đúng», «ok»: the summary is right, send the code (as the button does).
+            (Button("review:confirm", label_key="btn.confirm_send_code", answer="yes"),),
         )
         return [Reply("review.summary", self._summary(conv), buttons=buttons)]
 
