@@ -36,8 +36,11 @@ MAX_TEXT = 500
 _SEPARATORS = re.compile(r"[\s.\-_/]+")
 # ``[0-9]``, not ``\d``: ``\d`` matches the digits of every script.
 _BHYT_CARD = re.compile(r"^[A-Z]{2}[1-5][0-9]{2}([0-9]{10})$")
+# A Vietnamese passport: one letter, seven digits (C1234567). Another country's: 6–9
+# letters and digits with at least one digit (all-digit numbers are read as a CCCD
+# first), so that words such as "hai phong" are never taken for one.
 _PASSPORT_VN = re.compile(r"^[A-Z][0-9]{7}$")
-_PASSPORT_OTHER = re.compile(r"^(?=.*[A-Z])[A-Z0-9]{6,9}$")
+_PASSPORT_OTHER = re.compile(r"^(?=.*[0-9])[A-Z0-9]{6,9}$")
 
 #: A number typed with the digits of another script (``٠٣١…``, ``³``, fullwidth ``０``).
 FOREIGN_DIGITS = "digits_not_ascii"
@@ -93,6 +96,13 @@ def full_name(text: str) -> Result:
     return Valid(name)
 
 
+def lacks_diacritics(name: str) -> bool:
+    """A name in plain ASCII letters: almost every Vietnamese name printed on a CCCD has a
+    diacritic somewhere ("Nguyen Van An" is "Nguyễn Văn An"), so the citizen is asked once
+    whether they meant to type it that way."""
+    return name.isascii()
+
+
 def _century_base(gender_digit: int) -> int:
     return 1900 + (gender_digit // 2) * 100
 
@@ -126,6 +136,8 @@ def id_number(text: str, today: date) -> Result:
         return Valid(compact, {"type": "passport"})
     if _PASSPORT_OTHER.match(compact):
         return Valid(compact, {"type": "passport_foreign"})
+    if compact.isalpha():
+        return Invalid("id_words")  # a place or a sentence, typed one question early or late
     return Invalid("id_format")
 
 
@@ -166,12 +178,16 @@ def email(text: str) -> Result:
 
 
 def street(text: str) -> Result:
-    """House number and street or hamlet: free text, but not empty and not a novel."""
+    """House number and street or hamlet: free text, but not empty, not a novel, and
+    words: at least one letter (of any script, Vietnamese ones included) or digit, so that
+    emojis or punctuation alone (``🏠🏠``) are not an address an officer can read."""
     value = " ".join(unicodedata.normalize("NFC", text).split())
     if len(value) < 2:
         return Invalid("street_short")
     if len(value) > 200:
         return Invalid("street_long", {"max": 200})
+    if not any(char.isalpha() or char in "0123456789" for char in value):
+        return Invalid("street_no_words")
     return Valid(value)
 
 
@@ -182,6 +198,14 @@ def otp_code(text: str) -> Result:
     if not (ascii_digits(compact) and len(compact) == 6):
         return Invalid("otp_format")
     return Valid(compact)
+
+
+def id_display(number: str) -> str:
+    """031099012345 → 031 099 012 345, the way a citizen checks a number against the card;
+    a passport number is shown as it is."""
+    if ascii_digits(number) and len(number) == 12:
+        return " ".join(number[i : i + 3] for i in range(0, 12, 3))
+    return number
 
 
 def phone_display(e164: str) -> str:
