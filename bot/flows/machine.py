@@ -90,7 +90,7 @@ def _after_id(source: str) -> list[dict[str, Any]]:
     ]
 
 
-def _street_then(source: str, trigger: str = "advance") -> list[dict[str, Any]]:
+def _street_then(source: str | list[str], trigger: str = "advance") -> list[dict[str, Any]]:
     """Back to the review once the address is whole, by way of the agency question when a
     new province dropped the agency of the old one."""
     editing = ["is_editing", "has_street"] if trigger == "address_found" else ["is_editing"]

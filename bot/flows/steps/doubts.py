@@ -17,14 +17,17 @@ from typing import Any
 
 from bot.flows import autofill, email_typos, validators
 from bot.flows.conversation import Conversation
-from bot.flows.events import Button, Event, Reply
+from bot.flows.events import Button, Event, ParamValue, Reply
 from bot.flows.machine import fire
 from bot.flows.steps.base import FlowBase
+from bot.flows.validators import id_display
 
 Pending = dict[str, Any]
 Choice = Callable[[Conversation, Pending, datetime], list[Reply]]
 
-#: The photos a new kind of ID no longer fits: a passport has its photo page, a CCCD two sides.
+#: The ID photos: a passport has its photo page, a CCCD two sides, one of them with the QR
+#: (the front of 2021 cards, the back of 2024 ones). A change of the kind of ID drops
+#: them; the QR on one, if the service can read it, is compared with the number typed.
 ID_PHOTOS = ("id_front", "id_back")
 
 
@@ -62,13 +65,14 @@ class DoubtSteps(FlowBase):
     ) -> list[Reply]:
         """A button of the confirmation, or (``text_answers_again``) a new typed answer."""
         pending = self._pending(conv)
-        if pending is None:  # nothing to confirm any more: ask the question itself
-            return self._back_to_question(conv, now)
-        if event.kind == "text" and text_answers_again:
+        typed_again = event.kind == "text" and text_answers_again
+        if typed_again:
             fire(conv, "retype")
             conv.listing = {}
             replies: list[Reply] = getattr(self, f"_on_{conv.state}")(conv, event, now)
             return replies
+        if pending is None:  # nothing to confirm any more: ask the question itself
+            return self._back_to_question(conv, now)
         if event.kind != "choice":
             return self._wrong_kind(conv, event, "choice")
         step, _, answer = event.choice.partition(":")
@@ -109,24 +113,15 @@ class DoubtSteps(FlowBase):
         return self._doubt(conv, now, name=name)
 
     def _ask_name_confirm(self, conv: Conversation, now: datetime) -> list[Reply]:
-        return self._ask_doubt(
-            conv,
-            now,
-            lambda p: Reply(
-                "ask.name_confirm",
-                {"name": p["name"]},
-                buttons=(
-                    (Button("name_confirm:retype", label_key="btn.name_retype"),),
-                    (
-                        Button(
-                            "name_confirm:keep",
-                            label_key="btn.name_keep",
-                            params={"name": p["name"]},
-                        ),
-                    ),
-                ),
-            ),
-        )
+        def ask(pending: Pending) -> Reply:
+            name = pending["name"]
+            buttons = (
+                _choice("name_confirm", "retype", "btn.name_retype"),
+                _choice("name_confirm", "keep", "btn.name_keep", name=name),
+            )
+            return Reply("ask.name_confirm", {"name": name}, buttons=buttons)
+
+        return self._ask_doubt(conv, now, ask)
 
     def _on_name_confirm(self, conv: Conversation, event: Event, now: datetime) -> list[Reply]:
         def keep(conv: Conversation, pending: Pending, now: datetime) -> list[Reply]:
@@ -141,20 +136,14 @@ class DoubtSteps(FlowBase):
 
     # ------------------------------------------------------------------ a passport number
     def _ask_passport_confirm(self, conv: Conversation, now: datetime) -> list[Reply]:
-        return self._ask_doubt(
-            conv,
-            now,
-            lambda p: Reply(
-                "ask.passport_confirm",
-                {"number": p["number"]},
-                buttons=(
-                    (
-                        Button("passport_confirm:yes", label_key="btn.passport_yes"),
-                        Button("passport_confirm:no", label_key="btn.passport_no"),
-                    ),
-                ),
-            ),
-        )
+        def ask(pending: Pending) -> Reply:
+            buttons = (
+                _choice("passport_confirm", "yes", "btn.passport_yes"),
+                _choice("passport_confirm", "no", "btn.passport_no"),
+            )
+            return Reply("ask.passport_confirm", {"number": pending["number"]}, buttons=buttons)
+
+        return self._ask_doubt(conv, now, ask)
 
     def _on_passport_confirm(self, conv: Conversation, event: Event, now: datetime) -> list[Reply]:
         def yes(conv: Conversation, pending: Pending, now: datetime) -> list[Reply]:
@@ -179,30 +168,16 @@ class DoubtSteps(FlowBase):
         return self._advance(conv, now)
 
     def _ask_email_confirm(self, conv: Conversation, now: datetime) -> list[Reply]:
-        return self._ask_doubt(
-            conv,
-            now,
-            lambda p: Reply(
-                "ask.email_confirm",
-                {"typed": p["typed"], "suggested": p["suggested"]},
-                buttons=(
-                    (
-                        Button(
-                            "email_confirm:suggested",
-                            label_key="btn.email_suggested",
-                            params={"email": p["suggested"]},
-                        ),
-                    ),
-                    (
-                        Button(
-                            "email_confirm:typed",
-                            label_key="btn.email_typed",
-                            params={"email": p["typed"]},
-                        ),
-                    ),
-                ),
-            ),
-        )
+        def ask(pending: Pending) -> Reply:
+            typed, suggested = pending["typed"], pending["suggested"]
+            buttons = (
+                _choice("email_confirm", "suggested", "btn.email_suggested", email=suggested),
+                _choice("email_confirm", "typed", "btn.email_typed", email=typed),
+            )
+            params: dict[str, ParamValue] = {"typed": typed, "suggested": suggested}
+            return Reply("ask.email_confirm", params, buttons=buttons)
+
+        return self._ask_doubt(conv, now, ask)
 
     def _on_email_confirm(self, conv: Conversation, event: Event, now: datetime) -> list[Reply]:
         def take(key: str) -> Choice:
@@ -237,30 +212,15 @@ class DoubtSteps(FlowBase):
 
     def _ask_id_conflict(self, conv: Conversation, now: datetime) -> list[Reply]:
         # The citizen's own private chat: the numbers in full, to compare with the card.
-        return self._ask_doubt(
-            conv,
-            now,
-            lambda p: Reply(
-                "ask.id_conflict",
-                {"card": validators.id_display(p["card"]), "typed": validators.id_display(p["typed"])},
-                buttons=(
-                    (
-                        Button(
-                            "id_conflict:card",
-                            label_key="btn.id_number_card",
-                            params={"number": validators.id_display(p["card"])},
-                        ),
-                    ),
-                    (
-                        Button(
-                            "id_conflict:typed",
-                            label_key="btn.id_number_typed",
-                            params={"number": validators.id_display(p["typed"])},
-                        ),
-                    ),
-                ),
-            ),
-        )
+        def ask(pending: Pending) -> Reply:
+            card, typed = id_display(pending["card"]), id_display(pending["typed"])
+            buttons = (
+                _choice("id_conflict", "card", "btn.id_number_card", number=card),
+                _choice("id_conflict", "typed", "btn.id_number_typed", number=typed),
+            )
+            return Reply("ask.id_conflict", {"card": card, "typed": typed}, buttons=buttons)
+
+        return self._ask_doubt(conv, now, ask)
 
     def _on_id_conflict(self, conv: Conversation, event: Event, now: datetime) -> list[Reply]:
         def card(conv: Conversation, pending: Pending, now: datetime) -> list[Reply]:
@@ -268,14 +228,19 @@ class DoubtSteps(FlowBase):
             conv.answers["id_verified_by_qr"] = True
             conv.answers[pending["slot"]] = pending["photo"]
             fire(conv, "retype")  # back at the photo it came with, to go on from there
-            shown = validators.id_display(pending["card"])
-            note = Reply("note.id_from_card", {"number": shown}, edit=True)
+            note = Reply("note.id_from_card", {"number": id_display(pending["card"])}, edit=True)
             return [note, *self._advance(conv, now)]
 
         def typed(conv: Conversation, pending: Pending, now: datetime) -> list[Reply]:
-            note = Reply("note.id_other_card", {"number": validators.id_display(pending["typed"])}, edit=True)
+            note = Reply("note.id_other_card", {"number": id_display(pending["typed"])}, edit=True)
             return self._back_to_question(conv, now, note)
 
         return self._on_doubt(
             conv, event, now, {"card": card, "typed": typed}, text_answers_again=False
         )
+
+
+def _choice(step: str, answer: str, label_key: str, **params: ParamValue) -> tuple[Button]:
+    """One answer to a confirmation, on a row of its own: its label may hold a whole name,
+    number or address."""
+    return (Button(f"{step}:{answer}", label_key=label_key, params=params),)

@@ -6,14 +6,9 @@ from datetime import datetime
 
 from bot.flows.conversation import PHOTO_FIELDS, Conversation
 from bot.flows.events import Event, Reply
-from bot.flows.steps.doubts import DoubtSteps
+from bot.flows.steps.doubts import ID_PHOTOS, DoubtSteps
 
 PHOTO_STEPS = PHOTO_FIELDS  # each photo is a step of its own
-
-
-#: The photos whose QR code, if they show one, is read by the service as well: the QR of
-#: a CCCD/Căn cước is on the front of 2021 cards and on the back of 2024 ones.
-ID_PHOTO_STEPS = ("id_front", "id_back")
 
 
 class PhotoSteps(DoubtSteps):
@@ -27,7 +22,7 @@ class PhotoSteps(DoubtSteps):
             return self._reject(conv, f"photo_{event.photo_problem}", dict(event.problem_detail))
         if not event.photo_id:
             return self._reject(conv, "photo_not_image")
-        if conv.state in ID_PHOTO_STEPS and (doubt := self._check_card_number(conv, event, now)):
+        if conv.state in ID_PHOTOS and (doubt := self._check_card_number(conv, event, now)):
             return doubt
         conv.answers[conv.state] = event.photo_id
         return [Reply(f"note.photo_saved.{conv.state}"), *self._advance(conv, now)]
