@@ -313,6 +313,20 @@ async def test_switching_from_cccd_to_passport_asks_for_the_passport_page(
     assert await citizen.state() == "review"
 
 
+async def test_a_card_photo_replacing_a_passport_at_the_review_asks_for_the_other_side(
+    citizen: Citizen,
+) -> None:
+    await reach_the_review_with_a_passport(citizen)
+    await citizen.presses("review:edit:id_number")
+    await citizen.sends_photo(qr_photo(CCCD_2021))  # a 2021 card: the QR is on its front
+    await citizen.presses("id_number:card:yes")
+    assert await citizen.state() == "id_back"
+    answers = await citizen.answers()
+    assert answers["id_type"] == "cccd" and answers["id_front"]
+    await citizen.sends_photo(photo_bytes(seed=6))
+    assert await citizen.state() == "review"
+
+
 async def test_a_cccd_retyped_at_the_review_keeps_its_photos(citizen: Citizen) -> None:
     await fill_until_review(citizen)
     before = await citizen.answers()
@@ -340,6 +354,18 @@ async def test_changing_the_province_at_the_review_suggests_an_agency_of_the_new
     await citizen.presses("agency:pick:")
     assert await citizen.state() == "review"
     assert agencies.by_code((await citizen.answers())["agency_code"]).province_code == "01"
+
+
+async def test_a_whole_address_in_another_province_also_asks_for_an_agency_there(
+    citizen: Citizen,
+) -> None:
+    await fill_until_review(citizen)
+    await citizen.presses("review:edit:address")
+    await citizen.says("86 Hoàng Diệu, Phường Đông Hà, Quảng Trị")
+    await citizen.presses("province:whole:")
+    assert await citizen.state() == "agency"
+    assert "agency_code" not in await citizen.answers()
+    assert "Quảng Trị" in citizen.text  # why the question comes back
 
 
 async def test_a_new_commune_in_the_same_province_keeps_the_agency(citizen: Citizen) -> None:
