@@ -17,6 +17,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from bot.clock import VIETNAM, Clock, utc_now
 from bot.cpu_worker import CpuWorker, KeptPhoto
@@ -363,13 +364,21 @@ class RegistrationService:
     async def _check_photo(
         self, conv: Conversation, event: Event, now: datetime, indexing: list[asyncio.Future[None]]
     ) -> Event:
-        kept = await self.cpu.keep_photo(event.data or b"", channel_encoded=event.channel_encoded)
+        """Check and keep the photo; an ID photo's QR, if one can be read, goes with it so
+        the flow compares its number with the one typed."""
+        data, encoded = event.data or b"", event.channel_encoded
+        card: dict[str, Any] | None = None
+        if self.flow.reads_id_photo(conv):
+            kept, scan = await self.cpu.keep_id_photo(data, channel_encoded=encoded)
+            card = autofill.reading_from_scan(scan) if scan is not None else None
+        else:
+            kept = await self.cpu.keep_photo(data, channel_encoded=encoded)
         if isinstance(kept, PhotoProblem):
             return dataclasses.replace(
                 event, photo_problem=kept.reason, problem_detail=dict(kept.detail)
             )
         self._index_photo(kept, conv, now, indexing)
-        return dataclasses.replace(event, photo_id=kept.photo_id, data=None)
+        return dataclasses.replace(event, photo_id=kept.photo_id, data=None, card=card)
 
     async def _perform(self, conv: Conversation, now: datetime) -> list[Reply]:
         replies: list[Reply] = []

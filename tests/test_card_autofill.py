@@ -37,6 +37,7 @@ async def test_a_2021_cccd_fills_number_name_and_address_and_counts_as_the_front
     await consent(citizen)
     await citizen.says("0312345678")
     await citizen.says("Pham Minh Duc")
+    await citizen.presses("name_confirm:keep")  # typed without diacritics, on purpose
     await citizen.sends_photo(qr_photo(CCCD_2021))
     assert "031 099 012 345" in citizen.text and "Phạm Minh Đức" in citizen.text
     await citizen.presses("id_number:card:yes")

@@ -123,6 +123,7 @@ async def card_draft(parts: Components, user_key: str) -> Citizen:
     await citizen.agrees()
     await citizen.says("0312345678")
     await citizen.says("Pham Minh Duc")
+    await citizen.presses("name_confirm:keep")  # typed without diacritics, on purpose
     await citizen.sends_photo(qr_photo(CCCD_2021))
     await citizen.presses("id_number:card:yes")
     return citizen

@@ -279,6 +279,7 @@ async def test_invisible_characters_in_a_card_qr_are_not_stored(citizen: Citizen
     )
     await citizen.agrees()
     await citizen.answers_in_turn("0312345678", "Pham Minh Duc")
+    await citizen.presses("name_confirm:keep")
     await citizen.sends_photo(qr_photo(payload))
     await citizen.presses("id_number:card:yes")
     answers = await citizen.answers()

@@ -84,6 +84,7 @@ async def test_a_9_digit_cmnd_is_refused_with_the_reason(citizen: Citizen) -> No
     await citizen.answers_in_turn("0312345678", "Nguyễn Văn An", "123 456 789")
     assert "01/01/2025" in citizen.text
     await citizen.says("B1234567")
+    await citizen.presses("passport_confirm:yes")
     assert (await citizen.answers())["id_type"] == "passport"
 
 
@@ -126,6 +127,8 @@ async def test_after_an_edit_the_citizen_returns_to_the_review(citizen: Citizen)
     assert await citizen.state() == "commune"
     await citizen.says("phuc tho")
     await citizen.says("Thôn 4")
+    assert await citizen.state() == "agency"  # the Hải Phòng agency does not follow the move
+    await citizen.presses("agency:pick:")
     assert await citizen.state() == "review"
     assert "Xã Phúc Thọ" in citizen.text
 

@@ -93,6 +93,20 @@ class Conversation:
     def has_passport(self, *_: object) -> bool:
         return str(self.answers.get("id_type", "")).startswith("passport")
 
+    def needs_id_front(self, *_: object) -> bool:
+        return not self.answers.get("id_front")
+
+    def needs_id_back(self, *_: object) -> bool:
+        """A card's back is missing (a passport has none)."""
+        return not self.has_passport() and not self.answers.get("id_back")
+
+    def needs_agency(self, *_: object) -> bool:
+        return not self.answers.get("agency_code")
+
+    def doubts_the_front(self, *_: object) -> bool:
+        """The ID photo in doubt (``id_conflict``) was sent as the front."""
+        return bool(self.listing.get("pending", {}).get("slot") == "id_front")
+
     # Callbacks named in the machine's data.
     def enter_editing(self, *_: object) -> None:
         self.editing = True

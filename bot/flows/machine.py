@@ -33,9 +33,16 @@ QUESTION_STATES = (
     "agency",
 )
 
+#: Questions about an answer that is well-formed but doubtful, each asked right after the
+#: question it doubts, before the answer is taken: a name typed without diacritics, a
+#: passport number (not a CCCD), a provider's domain mistyped, an ID photo whose QR carries
+#: another number than the one typed.
+CONFIRMATION_STATES = ("name_confirm", "passport_confirm", "email_confirm", "id_conflict")
+
 STATES: list[str | dict[str, Any]] = [
     "consent",
     *QUESTION_STATES[:-1],
+    *CONFIRMATION_STATES,
     "agency",
     {"name": "review", "on_enter": "leave_editing"},
     "otp",
@@ -51,6 +58,50 @@ def _then(source: str, dest: str, *, unless_editing: bool = True) -> list[dict[s
     return [
         *(back if unless_editing else []),
         {"trigger": "advance", "source": source, "dest": dest},
+    ]
+
+
+def _doubted(question: str, confirmation: str) -> list[dict[str, Any]]:
+    """``doubt`` asks ``confirmation`` about the answer just given to ``question``;
+    ``retype`` goes back to the question, nothing else lost."""
+    return [
+        {"trigger": "doubt", "source": question, "dest": confirmation},
+        {"trigger": "retype", "source": confirmation, "dest": question},
+    ]
+
+
+def _after_id(source: str) -> list[dict[str, Any]]:
+    """After the ID number. Back at the review, a change between passport and CCCD has
+    dropped the ID photos that no longer fit: they are asked for before the review."""
+    return [
+        {
+            "trigger": "advance",
+            "source": source,
+            "dest": "id_front",
+            "conditions": ["is_editing", "needs_id_front"],
+        },
+        {
+            "trigger": "advance",
+            "source": source,
+            "dest": "id_back",
+            "conditions": ["is_editing", "needs_id_back"],
+        },
+        *_then(source, "province"),
+    ]
+
+
+def _street_then(source: str | list[str], trigger: str = "advance") -> list[dict[str, Any]]:
+    """Back to the review once the address is whole, by way of the agency question when a
+    new province dropped the agency of the old one."""
+    editing = ["is_editing", "has_street"] if trigger == "address_found" else ["is_editing"]
+    return [
+        {
+            "trigger": trigger,
+            "source": source,
+            "dest": "agency",
+            "conditions": [*editing, "needs_agency"],
+        },
+        {"trigger": trigger, "source": source, "dest": "review", "conditions": editing},
     ]
 
 
@@ -72,17 +123,16 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "agree", "source": "consent", "dest": "bhxh_code"},
     *_then("bhxh_code", "full_name"),
     *_then("full_name", "id_number"),
-    *_then("id_number", "province"),
+    *_doubted("full_name", "name_confirm"),
+    *_then("name_confirm", "id_number"),
+    *_after_id("id_number"),
+    *_doubted("id_number", "passport_confirm"),
+    *_after_id("passport_confirm"),
     # A new province always needs its commune, and a new commune its street.
     *_then("province", "commune", unless_editing=False),
     *_then("commune", "street", unless_editing=False),
     # A whole address typed (or read from a card) answers commune and maybe street at once.
-    {
-        "trigger": "address_found",
-        "source": ["province", "commune"],
-        "dest": "review",
-        "conditions": ["is_editing", "has_street"],
-    },
+    *_street_then(["province", "commune"], "address_found"),
     {
         "trigger": "address_found",
         "source": ["province", "commune"],
@@ -90,17 +140,30 @@ TRANSITIONS: list[dict[str, Any]] = [
         "conditions": "has_street",
     },
     {"trigger": "address_found", "source": ["province", "commune"], "dest": "street"},
-    *_then("street", "phone"),
+    *_street_then("street"),
+    {"trigger": "advance", "source": "street", "dest": "phone"},
     *_then("phone", "email_choice"),
     {"trigger": "advance", "source": "email_choice", "dest": "email", "conditions": "wants_email"},
     *_then("email_choice", "portrait"),
     *_then("email", "portrait"),
+    *_doubted("email", "email_confirm"),
+    *_then("email_confirm", "portrait"),
     *_then("portrait", "id_front"),
     # A passport has no back side: its photo page is the only ID picture.
+    {"trigger": "advance", "source": "id_front", "dest": "id_back", "conditions": "needs_id_back"},
     {"trigger": "advance", "source": "id_front", "dest": "review", "conditions": "is_editing"},
     {"trigger": "advance", "source": "id_front", "dest": "agency", "conditions": "has_passport"},
     {"trigger": "advance", "source": "id_front", "dest": "id_back"},
     *_then("id_back", "agency"),
+    # The QR on an ID photo says another number than the one typed: which is right?
+    {"trigger": "doubt", "source": ["id_front", "id_back"], "dest": "id_conflict"},
+    {
+        "trigger": "retype",
+        "source": "id_conflict",
+        "dest": "id_front",
+        "conditions": "doubts_the_front",
+    },
+    {"trigger": "retype", "source": "id_conflict", "dest": "id_back"},
     {"trigger": "advance", "source": "agency", "dest": "review"},
     *(
         {"trigger": f"edit_{field}", "source": "review", "dest": dest, "before": "enter_editing"}

@@ -73,6 +73,12 @@ much further, so for them only :data:`MIN_BYTES_PER_PIXEL_OTHER` is asked."""
 
 MIN_BYTES_PER_PIXEL_OTHER: Final = 0.0005
 
+MAY_BE_BLANK_BYTES_PER_PIXEL: Final = 0.04
+"""A JPEG this light may show nothing at all: one colour costs 0.016–0.028 B/px whatever the
+quality or colour (a baseline 8×8 block that is all DC still takes a few bits), while the
+photos of cards measured 0.07–0.24 and portraits more. A Telegram photo under it is looked
+at (its 1/8-scale picture) before it is kept; heavier ones are kept unseen, as before."""
+
 UNIFORM_STDDEV: Final = 5.0
 """Below this standard deviation of brightness (0–255) a picture shows nothing: a lens cap,
 a blank wall, a grey fill. Every photo of a card or a face measured 30–80."""
@@ -390,7 +396,8 @@ def _kept_as_sent(data: bytes, *, channel_encoded: bool) -> CheckedPhoto | None:
     ~1,600 steps/s). A download cut short still fails the structure check (no end
     marker), and a file too small for its declared size the byte count. Files sent as
     documents come unchanged from the citizen's phone and are always decoded (and their
-    1/8-scale picture checked for showing anything).
+    1/8-scale picture checked for showing anything); so are Telegram photos light enough
+    to be a single colour (:data:`MAY_BE_BLANK_BYTES_PER_PIXEL`), rare among real ones.
     """
     if len(data) > MAX_FILE_BYTES or sniff_format(data) != "JPEG":
         return None
@@ -408,7 +415,7 @@ def _kept_as_sent(data: bytes, *, channel_encoded: bool) -> CheckedPhoto | None:
         stripped = strip_metadata(data)
         if stripped is None:
             return None
-        if not channel_encoded:
+        if not channel_encoded or len(data) < MAY_BE_BLANK_BYTES_PER_PIXEL * width * height:
             stored = JpegImagePlugin.JpegImageFile(io.BytesIO(stripped))
             # Decoding at 1/8 scale still reads every coded byte, so a cut-off or damaged
             # file fails here as it would in a full decode.

@@ -38,6 +38,8 @@ class AgencyLike(Protocol):
     @property
     def address(self) -> str: ...
     @property
+    def province_code(self) -> str: ...
+    @property
     def active(self) -> bool: ...  # inactive: never offered, still named by old receipts
     @property
     def confirmed(self) -> bool: ...  # checked by the operator: address and phone are facts

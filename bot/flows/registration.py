@@ -32,6 +32,7 @@ from bot.flows.steps.base import (
 from bot.flows.steps.cards import CardSteps
 from bot.flows.steps.code import CodeSteps
 from bot.flows.steps.consent import ConsentSteps
+from bot.flows.steps.doubts import ID_PHOTOS
 from bot.flows.steps.finish import FinishSteps
 from bot.flows.steps.photos import PHOTO_STEPS, PhotoSteps
 from bot.flows.steps.review import ReviewSteps
@@ -105,6 +106,11 @@ class RegistrationFlow(
     def photo_slot(self, conv: Conversation) -> str | None:
         """The photo the current step waits for, so the service checks and stores it first."""
         return conv.state if conv.state in PHOTO_STEPS else None
+
+    def reads_id_photo(self, conv: Conversation) -> bool:
+        """The photo the current step waits for is an ID photo whose QR, if any, the service
+        also reads, so the flow can check it against the ID number typed."""
+        return conv.state in ID_PHOTOS
 
     def card_slot(self, conv: Conversation) -> str | None:
         """The card whose QR the current step can read from a photo ("bhyt" or "cccd")."""

@@ -36,8 +36,11 @@ MAX_TEXT = 500
 _SEPARATORS = re.compile(r"[\s.\-_/]+")
 # ``[0-9]``, not ``\d``: ``\d`` matches the digits of every script.
 _BHYT_CARD = re.compile(r"^[A-Z]{2}[1-5][0-9]{2}([0-9]{10})$")
+# A Vietnamese passport: one letter, seven digits (C1234567). Another country's: 6–9
+# letters and digits with at least one digit (all-digit numbers are read as a CCCD
+# first), so that words such as "hai phong" are never taken for one.
 _PASSPORT_VN = re.compile(r"^[A-Z][0-9]{7}$")
-_PASSPORT_OTHER = re.compile(r"^(?=.*[A-Z])[A-Z0-9]{6,9}$")
+_PASSPORT_OTHER = re.compile(r"^(?=.*[0-9])[A-Z0-9]{6,9}$")
 
 #: A number typed with the digits of another script (``٠٣١…``, ``³``, fullwidth ``０``).
 FOREIGN_DIGITS = "digits_not_ascii"
@@ -93,6 +96,13 @@ def full_name(text: str) -> Result:
     return Valid(name)
 
 
+def lacks_diacritics(name: str) -> bool:
+    """A name in plain ASCII letters: almost every Vietnamese name printed on a CCCD has a
+    diacritic somewhere ("Nguyen Van An" is "Nguyễn Văn An"), so the citizen is asked once
+    whether they meant to type it that way."""
+    return name.isascii()
+
+
 def _century_base(gender_digit: int) -> int:
     return 1900 + (gender_digit // 2) * 100
 
@@ -126,6 +136,8 @@ def id_number(text: str, today: date) -> Result:
         return Valid(compact, {"type": "passport"})
     if _PASSPORT_OTHER.match(compact):
         return Valid(compact, {"type": "passport_foreign"})
+    if compact.isalpha():
+        return Invalid("id_words")  # a place or a sentence, typed one question early or late
     return Invalid("id_format")
 
 
@@ -166,12 +178,16 @@ def email(text: str) -> Result:
 
 
 def street(text: str) -> Result:
-    """House number and street or hamlet: free text, but not empty and not a novel."""
+    """House number and street or hamlet: free text, but not empty, not a novel, and
+    words: at least one letter (of any script, Vietnamese ones included) or digit, so that
+    emojis or punctuation alone (``🏠🏠``) are not an address an officer can read."""
     value = " ".join(unicodedata.normalize("NFC", text).split())
     if len(value) < 2:
         return Invalid("street_short")
     if len(value) > 200:
         return Invalid("street_long", {"max": 200})
+    if not any(char.isalpha() or char in "0123456789" for char in value):
+        return Invalid("street_no_words")
     return Valid(value)
 
 
@@ -205,10 +221,10 @@ def id_display(number: str) -> str:
     """001099012345 → 001 099 012 345: a 12-digit ID in groups of three, as people read it
     aloud (the first group is also the province of birth registration). A passport number
     is short and shown as typed."""
-    return _grouped(number, (3, 3, 3, 3)) if len(number) == 12 and number.isdigit() else number
+    return _grouped(number, (3, 3, 3, 3)) if len(number) == 12 and ascii_digits(number) else number
 
 
 def bhxh_display(code: str) -> str:
     """0312345678 → 03 1234 5678: two digits (they look like a province, DOMAIN §3.4), then
     two groups of four, the way a 10-digit number is read, to check against the card."""
-    return _grouped(code, (2, 4, 4)) if len(code) == 10 and code.isdigit() else code
+    return _grouped(code, (2, 4, 4)) if len(code) == 10 and ascii_digits(code) else code

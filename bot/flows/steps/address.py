@@ -174,7 +174,7 @@ class AddressSteps(FlowBase):
         if commune is None or code not in proposal.get("codes", []):
             conv.listing = {}
             return [Reply("address.retype", edit=True), *self.prompt(conv, now)]
-        conv.answers["province_code"] = commune.province_code
+        self._move_to_province(conv, commune.province_code)
         conv.answers["commune_code"] = commune.code
         conv.answers["address_as_typed"] = proposal["text"]
         conv.answers["address_formerly"] = proposal.get("formerly", "")
@@ -185,6 +185,18 @@ class AddressSteps(FlowBase):
         fire(conv, "address_found")
         note = Reply("note.chosen", {"choice": self._commune_line(code)}, edit=True)
         return [note, *self.prompt(conv, now)]
+
+    def _move_to_province(self, conv: Conversation, code: str) -> None:
+        """A new province needs its commune, and an agency of its own: the agency chosen
+        in the old one is dropped, to be suggested anew before the review (the machine's
+        ``needs_agency``)."""
+        answers = conv.answers
+        if answers.get("province_code") != code:
+            answers.pop("commune_code", None)
+        answers["province_code"] = code
+        agency = self._agency(conv)
+        if agency is not None and agency.province_code != code:
+            answers.pop("agency_code", None)
 
     def _ask_with(
         self, conv: Conversation, step: str, buttons: tuple[tuple[Button, ...], ...]
@@ -203,9 +215,7 @@ class AddressSteps(FlowBase):
             province = self.places.province(code)
             if province is None:
                 return self._stale(conv, now)
-            if conv.answers.get("province_code") != code:
-                conv.answers.pop("commune_code", None)
-            conv.answers["province_code"] = code
+            self._move_to_province(conv, code)
             chosen = province.name
         else:
             commune = self.places.commune(code)

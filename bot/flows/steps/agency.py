@@ -49,7 +49,13 @@ class AgencySteps(FlowBase):
         buttons = list(self._listing_page(conv, "agency", self._agency_items(suggested), 0, 1))
         area: dict[str, ParamValue] = {"area": self._area(conv)}
         buttons.append((Button("agency:all", label_key="btn.agency_all", params=area),))
-        return [self._question(conv, "agency", buttons=tuple(buttons))]
+        question = self._question(conv, "agency", buttons=tuple(buttons))
+        if conv.editing and not conv.answers.get("agency_code"):
+            # Back from the review with a new province: say why this is asked again.
+            province = self.places.province(conv.answers.get("province_code", ""))
+            moved = Reply("note.agency_again", {"province": province.name if province else ""})
+            return [moved, question]
+        return [question]
 
     def _all_agencies(self, conv: Conversation, buttons: tuple[tuple[Button, ...], ...]) -> Reply:
         """A page of the province's (or city's) agencies, in place of the pressed message."""

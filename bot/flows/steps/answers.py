@@ -10,9 +10,7 @@ from bot.flows import validators
 from bot.flows.conversation import Conversation
 from bot.flows.events import Button, Event, Msg, Reply
 from bot.flows.machine import fire
-from bot.flows.steps.base import (
-    FlowBase,
-)
+from bot.flows.steps.doubts import DoubtSteps
 
 TEXT_VALIDATORS: dict[str, Callable[[str], validators.Result]] = {
     "bhxh_code": validators.bhxh_code,
@@ -23,8 +21,10 @@ TEXT_VALIDATORS: dict[str, Callable[[str], validators.Result]] = {
 }
 
 
-class AnswerSteps(FlowBase):
-    """Each typed answer goes through its validator; a photo here may be a card to read."""
+class AnswerSteps(DoubtSteps):
+    """Each typed answer goes through its validator; a photo here may be a card to read.
+    A well-formed answer an officer might still refuse is asked about first (``DoubtSteps``).
+    """
 
     def _on_text_field(self, conv: Conversation, event: Event, now: datetime) -> list[Reply]:
         if event.card is not None or event.choice.startswith(f"{conv.state}:card:"):
@@ -34,6 +34,10 @@ class AnswerSteps(FlowBase):
         result = TEXT_VALIDATORS[conv.state](event.text)
         if isinstance(result, validators.Invalid):
             return self._reject(conv, result.code, dict(result.params))
+        if conv.state == "email":
+            return self._take_email(conv, result.value, now)
+        if conv.state == "full_name" and (doubt := self._take_name(conv, result.value, now)):
+            return doubt
         conv.answers[conv.state] = result.value
         notes: list[Reply] = []
         if "from_card" in result.extra:
@@ -61,12 +65,11 @@ class AnswerSteps(FlowBase):
         result = validators.id_number(event.text, now.astimezone(VIETNAM).date())
         if isinstance(result, validators.Invalid):
             return self._reject(conv, result.code, dict(result.params))
-        conv.answers["id_number"] = result.value
-        conv.answers["id_type"] = result.extra["type"]
-        notes = []
-        if result.extra["type"] == "passport_foreign":
-            notes.append(Reply("note.passport_foreign"))
-        return [*notes, *self._advance(conv, now)]
+        kind = result.extra["type"]
+        if kind != "cccd":  # a passport is taken once the citizen says it is one
+            return self._doubt(conv, now, number=result.value, type=kind)
+        self._take_id(conv, result.value, kind)
+        return self._advance(conv, now)
 
     def _ask_phone(self, conv: Conversation, now: datetime) -> list[Reply]:
         return [self._question(conv, "phone", keyboard="contact")]
@@ -98,9 +101,8 @@ class AnswerSteps(FlowBase):
             result = validators.email(event.text)
             if isinstance(result, validators.Valid):
                 conv.answers["wants_email"] = True
-                conv.answers["email"] = result.value
-                fire(conv, "advance")  # to the e-mail step, which is answered already
-                return self._advance(conv, now)
+                fire(conv, "advance")  # to the e-mail step, which this answers
+                return self._take_email(conv, result.value, now)
             return self._reject(conv, "expected_choice", {"got": Msg("kind.text")})
         if event.kind != "choice" or not event.choice.startswith("email_choice:"):
             return self._wrong_kind(conv, event, "choice")

@@ -30,16 +30,20 @@ COMMANDS = Msg("help.commands")
 PROGRESS = {
     "bhxh_code": 1,
     "full_name": 2,
+    "name_confirm": 2,
     "id_number": 3,
+    "passport_confirm": 3,
     "province": 4,
     "commune": 4,
     "street": 4,
     "phone": 5,
     "email_choice": 6,
     "email": 6,
+    "email_confirm": 6,
     "portrait": 7,
     "id_front": 8,
     "id_back": 9,
+    "id_conflict": 8,
     "agency": 10,
 }
 TOTAL_STEPS = 10

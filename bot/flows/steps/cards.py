@@ -8,12 +8,10 @@ from typing import Any
 from bot.flows import autofill, validators
 from bot.flows.conversation import Conversation
 from bot.flows.events import Button, Event, Msg, ParamValue, Reply
-from bot.flows.steps.base import (
-    FlowBase,
-)
+from bot.flows.steps.doubts import DoubtSteps
 
 
-class CardSteps(FlowBase):
+class CardSteps(DoubtSteps):
     """A card read is only used once the user confirms it."""
 
     def _on_card(self, conv: Conversation, event: Event, now: datetime) -> list[Reply]:
@@ -51,7 +49,19 @@ class CardSteps(FlowBase):
                 Button(f"{conv.state}:card:no", label_key="btn.card_no", answer="no"),
             ),
         )
-        return [Reply(f"card.read_{kind}", self._card_params(reading), buttons=buttons)]
+        read = Reply(f"card.read_{kind}", self._card_params(reading), buttons=buttons)
+        typed = conv.answers.get("id_number") if kind == "cccd" else None
+        if typed and typed != reading["id_number"]:
+            # Another number was typed before (the review's "change"): say which is which.
+            differs = Reply(
+                "card.number_differs",
+                {
+                    "card": validators.id_display(reading["id_number"]),
+                    "typed": validators.id_display(typed),
+                },
+            )
+            return [differs, read]
+        return [read]
 
     def _card_params(self, reading: dict[str, Any]) -> dict[str, ParamValue]:
         gender = reading.get("gender")
@@ -91,8 +101,7 @@ class CardSteps(FlowBase):
             if reading.get("issuer"):
                 answers["bhyt_issuer"] = reading["issuer"]
         else:
-            answers["id_number"] = reading["id_number"]
-            answers["id_type"] = "cccd"
+            self._take_id(conv, reading["id_number"], "cccd")
             answers["id_verified_by_qr"] = True
             photo_id = conv.listing.get("photo_id")
             if photo_id:

@@ -6,15 +6,14 @@ from datetime import datetime
 
 from bot.flows.conversation import PHOTO_FIELDS, Conversation
 from bot.flows.events import Event, Reply
-from bot.flows.steps.base import (
-    FlowBase,
-)
+from bot.flows.steps.doubts import ID_PHOTOS, DoubtSteps
 
 PHOTO_STEPS = PHOTO_FIELDS  # each photo is a step of its own
 
 
-class PhotoSteps(FlowBase):
-    """The photo arrives already checked; the step only records its id or the reason."""
+class PhotoSteps(DoubtSteps):
+    """The photo arrives already checked; the step only records its id or the reason.
+    An ID photo whose QR says another number than the one typed is asked about first."""
 
     def _on_photo_step(self, conv: Conversation, event: Event, now: datetime) -> list[Reply]:
         if event.kind not in ("photo", "document"):
@@ -23,6 +22,8 @@ class PhotoSteps(FlowBase):
             return self._reject(conv, f"photo_{event.photo_problem}", dict(event.problem_detail))
         if not event.photo_id:
             return self._reject(conv, "photo_not_image")
+        if conv.state in ID_PHOTOS and (doubt := self._check_card_number(conv, event, now)):
+            return doubt
         conv.answers[conv.state] = event.photo_id
         return [Reply(f"note.photo_saved.{conv.state}"), *self._advance(conv, now)]
 
