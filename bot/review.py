@@ -15,7 +15,8 @@ from storage.photos import PhotoStore
 
 #: As on the portal: a declaration not followed up within 10 days is dropped.
 UNDECIDED_LIFETIME = timedelta(days=10)
-Decision = Literal["approved", "rejected", "expired"]
+#: ``withdrawn``: the citizen took the declaration back from /status before a decision.
+Decision = Literal["approved", "rejected", "expired", "withdrawn"]
 
 
 class Reviews:
@@ -42,9 +43,12 @@ class Reviews:
         reason: str | None = None,
         *,
         officer: str | None = None,
+        tell: bool = True,
     ) -> StoredDeclaration | None:
         """``None`` when no declaration with that receipt is waiting for a decision.
         ``officer``: who decided (kept with the decision; ``None`` for an expiry).
+        ``tell``: store a notice for the citizen (not for a withdrawal: the citizen who
+        asked for it is answered in the chat).
 
         The decision, the deletion of the photos' rows and the citizen's notice commit
         together, durably: a decision is never recorded without its notice, nor told
@@ -62,7 +66,8 @@ class Reviews:
                 "reason": reason or "",
                 "locale": str(decided.data.get("locale", "vi")),
             }
-            await self.notices.put(decided.user_key, f"decision.{decision}", params, now, conn)
+            if tell:
+                await self.notices.put(decided.user_key, f"decision.{decision}", params, now, conn)
         await self.photos.remove_files(ids)
         return decided
 

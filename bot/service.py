@@ -24,8 +24,8 @@ from bot.cpu_worker import CpuWorker, KeptPhoto
 from bot.declaration_pdf import agency_info, declaration_filename
 from bot.flows import autofill, otp, reminders
 from bot.flows.conversation import Conversation
-from bot.flows.effects import Discard, EraseUser, LockAddress, SendCode, Submit
-from bot.flows.events import Event, Msg, Reply
+from bot.flows.effects import Discard, EraseUser, LockAddress, SendCode, Submit, Withdraw
+from bot.flows.events import Button, Event, Msg, Reply
 from bot.flows.otp import Channel
 from bot.flows.photos import PhotoProblem
 from bot.flows.registration import RegistrationFlow
@@ -36,7 +36,7 @@ from bot.notify import DeliveryError, Notifier
 from bot.retention import DEFAULT_PERIOD, Retention
 from bot.review import Reviews
 from storage.conversations import ConversationStore
-from storage.declarations import DeclarationStore
+from storage.declarations import AlreadyPending, DeclarationStore, StoredDeclaration
 from storage.otp_sends import OtpLocks, OtpSends
 from storage.photos import PhotoStore
 
@@ -227,20 +227,32 @@ class RegistrationService:
             await asyncio.gather(*mine, return_exceptions=True)
 
     async def _declarations_status(self, user_key: str) -> list[Reply]:
-        """Submitted declarations and what the agency decided (beyond the current draft)."""
+        """Submitted declarations and what the agency decided (beyond the current draft);
+        one still waiting can be withdrawn (to make a new one for the same BHXH code)."""
         return [
             Reply(
                 "status.declaration",
                 {
                     "receipt": d.receipt,
                     "agency": d.agency_code,
-                    "date": datetime.fromisoformat(d.submitted_at)
-                    .astimezone(VIETNAM)
-                    .strftime("%d/%m/%Y"),
+                    "date": _submitted_on(d),
                     "status": Msg(
                         f"declaration_status.{d.status}", {"reason": d.decision_reason or "—"}
                     ),
                 },
+                buttons=(
+                    (
+                        (
+                            Button(
+                                f"g:withdraw:{d.receipt}",
+                                label_key="btn.withdraw",
+                                params={"receipt": d.receipt},
+                            ),
+                        ),
+                    )
+                    if d.status == "submitted"
+                    else ()
+                ),
             )
             for d in await self.declarations.for_user(user_key)
         ]
@@ -394,10 +406,42 @@ class RegistrationService:
                 await self.retention.forget_user(conv, now)
             elif isinstance(effect, EraseUser):
                 replies += await self._erase(conv, now)
+            elif isinstance(effect, Withdraw):
+                replies += await self._withdraw(conv, effect.receipt)
         return replies
+
+    async def _held_back(self, conv: Conversation) -> list[Reply]:
+        """One declaration per BHXH code at a time: if one still waits for the agency, no
+        code is sent and nothing is stored (the answers stay, back at the review)."""
+        code = conv.answers.get("bhxh_code")
+        pending = await self.declarations.pending_for_code(str(code)) if code else None
+        return [] if pending is None else self._already_pending(conv, pending)
+
+    def _already_pending(self, conv: Conversation, pending: StoredDeclaration) -> list[Reply]:
+        own = pending.user_key == conv.user_key
+        log.info(
+            "declaration for a BHXH code with %s pending held back (%s)",
+            pending.receipt if own else "another citizen's declaration",
+            mask_user(conv.user_key),
+        )
+        return self.flow.already_pending(conv, pending.receipt, _submitted_on(pending), own=own)
+
+    async def _withdraw(self, conv: Conversation, receipt: str) -> list[Reply]:
+        """Only the citizen's own declaration, and only while it waits for a decision."""
+        declaration = await self.declarations.by_receipt(receipt)
+        mine = declaration is not None and declaration.user_key == conv.user_key
+        if not mine or self.reviews is None:
+            return [Reply("withdraw.not_possible", {"receipt": receipt}, edit=True)]
+        if await self.reviews.decide(receipt, "withdrawn", tell=False) is None:
+            return [Reply("withdraw.not_possible", {"receipt": receipt}, edit=True)]
+        log.info("declaration %s withdrawn by %s", receipt, mask_user(conv.user_key))
+        return [Reply("withdraw.done", {"receipt": receipt}, edit=True)]
 
     async def _send_code(self, conv: Conversation, effect: SendCode, now: datetime) -> list[Reply]:
         """Reserve the address's slot, then send; a failed delivery gives the slot back."""
+        held = await self._held_back(conv)
+        if held:
+            return held
         subject = self.translator.text(conv.locale, "otp.message_subject")
         body = self.translator.text(
             conv.locale, "otp.message_body", {"code": effect.code, "minutes": 5}
@@ -434,14 +478,17 @@ class RegistrationService:
             "consent": conv.consent,
             "locale": conv.locale,
         }
-        receipt = await self.declarations.submit(
-            answers["draft_id"],
-            conv.user_key,
-            answers["agency_code"],
-            data,
-            now,
-            destinations=self.destinations,
-        )
+        try:
+            receipt = await self.declarations.submit(
+                answers["draft_id"],
+                conv.user_key,
+                answers["agency_code"],
+                data,
+                now,
+                destinations=self.destinations,
+            )
+        except AlreadyPending as held:  # stored meanwhile, from another conversation
+            return self._already_pending(conv, held.pending)
         log.info("declaration %s submitted by %s", receipt, mask_user(conv.user_key))
         await self.retention.after_submit(conv, data, now)
         agency = agency_info(self.flow.agencies.by_code(answers["agency_code"]))
@@ -480,3 +527,8 @@ class RegistrationService:
             self.conversations.save(conv),
             self.conversations.record_consent(conv.user_key, consent["version"], consent["at"]),
         )
+
+
+def _submitted_on(declaration: StoredDeclaration) -> str:
+    """The day a declaration was submitted, in Vietnam, as citizens write dates."""
+    return datetime.fromisoformat(declaration.submitted_at).astimezone(VIETNAM).strftime("%d/%m/%Y")

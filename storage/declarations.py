@@ -42,6 +42,15 @@ _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 _PURGED = "{}"
 
 
+class AlreadyPending(Exception):  # noqa: N818 (a refusal, not a fault)
+    """A declaration for this BHXH code still waits for the agency's decision: one per code
+    is enough, a second would only be sent back by the officers."""
+
+    def __init__(self, pending: StoredDeclaration) -> None:
+        super().__init__(pending.receipt)
+        self.pending = pending
+
+
 @dataclass(frozen=True)
 class StoredDeclaration:
     receipt: str
@@ -120,6 +129,17 @@ class DeclarationStore:
             )
             if existing:
                 return str(existing[0][0])
+            hashed_code = bhxh_key(self.db.vault, data)
+            if hashed_code is not None:
+                waiting = list(
+                    await conn.execute_fetchall(
+                        f"SELECT {_COLUMNS} FROM declarations "  # noqa: S608
+                        "WHERE bhxh_key = ? AND status = 'submitted' LIMIT 1",
+                        (hashed_code,),
+                    )
+                )
+                if waiting:
+                    raise AlreadyPending(_declaration(self.db.vault, waiting[0]))
             year = now.astimezone(VIETNAM).year  # 03:00 on 1 January in Hà Nội is the new year
             rows = list(
                 await conn.execute_fetchall(
@@ -157,6 +177,16 @@ class DeclarationStore:
 
     async def for_user(self, user_key: str) -> list[StoredDeclaration]:
         return await self._select("WHERE user_key = ? ORDER BY id", (user_key,))
+
+    async def pending_for_code(self, bhxh_code: str) -> StoredDeclaration | None:
+        """The declaration for this BHXH code still waiting for a decision, if any."""
+        key = bhxh_key(self.db.vault, {"bhxh_code": bhxh_code})
+        if key is None:
+            return None
+        found = await self._select(
+            "WHERE bhxh_key = ? AND status = 'submitted' ORDER BY id LIMIT 1", (key,)
+        )
+        return found[0] if found else None
 
     async def with_bhxh_code(self, bhxh_code: str) -> list[StoredDeclaration]:
         """Every declaration made for this BHXH code, found by its keyed hash."""

@@ -8,7 +8,8 @@ import os
 # filterwarnings=error that would turn a 429 into the wrong exception. Opt in to timedelta.
 os.environ.setdefault("PTB_TIMEDELTA", "true")
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -47,6 +48,21 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(autouse=True)
+def logging_as_it_was() -> Iterator[None]:
+    """Tests that call ``configure_logging`` (as ``main`` does) point the root logger at
+    a stream of their own; the next test gets the logging it started with, not a handler
+    writing to a stream that is gone."""
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    libraries = {name: logging.getLogger(name).level for name in ("httpx", "aiosqlite")}
+    yield
+    root.setLevel(level)
+    root.handlers[:] = handlers
+    for name, library_level in libraries.items():
+        logging.getLogger(name).setLevel(library_level)
 
 
 @pytest.fixture

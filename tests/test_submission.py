@@ -9,6 +9,7 @@ import io
 import random
 import re
 import unicodedata
+import zlib
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -57,7 +58,8 @@ async def submit(
 ) -> str:
     values: dict[str, Any] = {
         "full_name": "Nguyễn Văn An",
-        "bhxh_code": "0312345678",
+        # One BHXH code per draft: one declaration per code may wait at a time.
+        "bhxh_code": f"03{zlib.crc32(draft.encode()) % 10**8:08d}",
         "id_number": "001099012345",
         "id_type": "cccd",
         "street": "Số 5 Lạch Tray",

@@ -43,4 +43,12 @@ class EraseUser:
     """Delete everything held on the user except what the agency must keep (/deletemydata)."""
 
 
-Effect = SendCode | LockAddress | Submit | Discard | EraseUser
+@dataclass(frozen=True)
+class Withdraw:
+    """The citizen takes back their declaration ``receipt`` while it still waits for the
+    agency (from /status): the service checks it is theirs and still waiting."""
+
+    receipt: str
+
+
+Effect = SendCode | LockAddress | Submit | Discard | EraseUser | Withdraw

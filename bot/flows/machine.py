@@ -172,6 +172,8 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "confirm", "source": "review", "dest": "otp"},
     {"trigger": "change_destination", "source": "otp", "dest": "review"},
     {"trigger": "verified", "source": "otp", "dest": "submitting"},
+    # The BHXH code already has a declaration waiting for the agency: not stored twice.
+    {"trigger": "held_back", "source": ["otp", "submitting"], "dest": "review"},
     {"trigger": "submitted", "source": "submitting", "dest": "done"},
     {"trigger": "restart", "source": ["done", "cancelled"], "dest": "bhxh_code"},
     {"trigger": "cancel", "source": "*", "dest": "cancelled"},

@@ -14,9 +14,9 @@ from datetime import datetime
 from functools import partial
 
 from bot.clock import VIETNAM
-from bot.flows import autofill, confirmation, typed_buttons
+from bot.flows import autofill, confirmation, otp, typed_buttons
 from bot.flows.conversation import Conversation
-from bot.flows.effects import Discard, EraseUser, Submit
+from bot.flows.effects import Discard, EraseUser, Submit, Withdraw
 from bot.flows.events import Button, Event, Msg, ParamValue, Reply
 from bot.flows.machine import attached, fire
 from bot.flows.sanitize import visible
@@ -125,6 +125,44 @@ class RegistrationFlow(
         conv.forget_answers()
         return replies
 
+    def already_pending(
+        self, conv: Conversation, receipt: str, submitted_on: str, *, own: bool
+    ) -> list[Reply]:
+        """The BHXH code already has a declaration waiting for the agency (found by the
+        service before the code is sent, or when storing): nothing is stored twice, the
+        answers stay, and the conversation is back at the review. The citizen who made it
+        hears its receipt and what to do; anyone else only that one is being processed."""
+        with attached(conv):
+            conv.otp = otp.withdraw(conv.otp)
+            fire(conv, "held_back")
+        if own:
+            return [Reply("pending.own", {"receipt": receipt, "date": submitted_on})]
+        return [Reply("pending.other", {"hotline": HOTLINE})]
+
+    def _withdraw_choice(
+        self, conv: Conversation, action: str, receipt: str, signed: str, now: datetime
+    ) -> list[Reply]:
+        """/status offers "withdraw" on a declaration still waiting; the "yes" is signed for
+        this citizen and this receipt (``bot.flows.confirmation``), and the service checks
+        once more that the declaration is theirs and still waiting."""
+        purpose = f"withdraw:{receipt}"
+        if action == "withdraw":
+            token = confirmation.token(self.otp_secret, conv.user_key, purpose, now)
+            return [
+                one_row(
+                    "withdraw.confirm",
+                    Button(f"g:withdrawyes:{receipt}:{token}", label_key="btn.withdraw_yes",
+                           answer="yes"),
+                    Button("g:withdrawno", label_key="btn.cancel_no", answer="no"),
+                )
+            ]
+        if action == "withdrawno":
+            return [Reply("withdraw.kept", edit=True)]
+        if not confirmation.accepted(self.otp_secret, conv.user_key, purpose, signed, now):
+            return [Reply("err.confirm_expired", {"command": "/status"}, edit=True)]
+        conv.effects.append(Withdraw(receipt))
+        return []  # the service says whether it was withdrawn
+
     def _command(self, conv: Conversation, event: Event, now: datetime) -> list[Reply]:
         command = event.command
         if command in ("start", "register"):  # /register: the word citizens look for
@@ -223,6 +261,8 @@ class RegistrationFlow(
             command = "/cancel" if action == "cancel" else "/deletemydata"
             expired = Reply("err.confirm_expired", {"command": command}, edit=True)
             return [expired, *self.prompt(conv, now)]
+        if action in ("withdraw", "withdrawyes", "withdrawno"):
+            return self._withdraw_choice(conv, action, arg, signed, now)
         if action == "lang" and arg in ("vi", "en"):
             conv.locale = arg
             return [Reply("language.changed", edit=True), *self.prompt(conv, now)]
