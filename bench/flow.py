@@ -134,7 +134,7 @@ SHOWN = frozenset({"sendMessage", "editMessageText", "sendDocument", "sendPhoto"
 SCRIPT: tuple[tuple[str, str], ...] = (
     ("command", "/start"),
     ("press", "consent:yes:"),
-    ("text", "0312345678"),
+    ("bhxh", ""),  # each user's own: one declaration per BHXH code may wait at a time
     ("text", "Nguyễn Văn An"),
     ("text", "001099012345"),
     ("text", "hai phong"),
@@ -416,6 +416,10 @@ class SimUser:
     def email(self) -> str:
         return f"u{self.uid}@example.com"
 
+    @property
+    def bhxh_code(self) -> str:
+        return f"03{self.uid % 10**8:08d}"
+
 
 @dataclass
 class Sim:
@@ -477,6 +481,8 @@ class Sim:
             body["message"] = self._message(uid, text=value)
         elif kind == "email":
             body["message"] = self._message(uid, text=user.email)
+        elif kind == "bhxh":
+            body["message"] = self._message(uid, text=user.bhxh_code)
         elif kind == "otp":
             self.expecting.discard(user.email)
             body["message"] = self._message(uid, text=await self._code_for(user.email))
@@ -511,7 +517,8 @@ class Sim:
                 "data": data,
             }
         user.step += 1
-        return kind, json.dumps(body, ensure_ascii=False)
+        shown_as = "text" if kind == "bhxh" else kind  # a typed answer like the others
+        return shown_as, json.dumps(body, ensure_ascii=False)
 
     async def _code_for(self, email: str) -> str:
         body = self.mailbox.pop(email, None)
