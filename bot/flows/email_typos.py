@@ -65,8 +65,10 @@ KNOWN_SLIPS: Final = {
 _SHORT: Final = 9
 
 
-def distance(a: str, b: str) -> int:
-    """Edits (insert, delete, replace, swap of neighbours) that turn ``a`` into ``b``."""
+def distance(a: str, b: str, limit: int | None = None) -> int:
+    """Edits (insert, delete, replace, swap of neighbours) that turn ``a`` into ``b``; with
+    ``limit``, any answer above it may come back as ``limit + 1`` (the work stops as soon
+    as a whole row of the table is past it)."""
     previous2: list[int] = []
     previous = list(range(len(b) + 1))
     for i, char_a in enumerate(a, 1):
@@ -77,6 +79,8 @@ def distance(a: str, b: str) -> int:
             if i > 1 and j > 1 and char_a == b[j - 2] and a[i - 2] == char_b:
                 best = min(best, previous2[j - 2] + 1)
             current.append(best)
+        if limit is not None and min(current) > limit:
+            return limit + 1
         previous2, previous = previous, current
     return previous[-1]
 
@@ -93,10 +97,17 @@ def suggest(address: str) -> str | None:
         return None
     meant = KNOWN_SLIPS.get(domain)
     if meant is None:
-        ranked = sorted(COMMON_DOMAINS, key=lambda common: distance(domain, common))
-        best = ranked[0]
         allowed = 1 if len(domain) < _SHORT else 2
-        if distance(domain, best) > allowed:
+        # Lengths further apart than ``allowed`` are at least that many edits apart: only
+        # the others are measured, each once (every e-mail answer pays this).
+        close = [
+            (distance(domain, common, allowed), rank, common)
+            for rank, common in enumerate(COMMON_DOMAINS)
+            if abs(len(common) - len(domain)) <= allowed
+        ]
+        if not close:
             return None
-        meant = best
+        edits, _, meant = min(close)
+        if edits > allowed:
+            return None
     return f"{local}@{meant}"
