@@ -213,6 +213,29 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE dev_outbox ADD COLUMN recipient_key TEXT;
     CREATE INDEX dev_outbox_by_recipient ON dev_outbox(recipient_key);
     """,
+    # 13 — the help desk (bot/helpdesk/): one request per citizen who asked for a person,
+    # its forum topic in the staff chat, and an append-only audit of every staff action.
+    # No personal field is stored: the reference and the topic name are derived and masked.
+    """
+    CREATE TABLE helpdesk_requests (
+        user_key      TEXT PRIMARY KEY,
+        reference     TEXT NOT NULL UNIQUE,
+        status        TEXT NOT NULL,
+        thread_id     INTEGER,
+        requested_at  TEXT NOT NULL,
+        taken_by      INTEGER,
+        updated_at    TEXT NOT NULL
+    );
+    CREATE UNIQUE INDEX helpdesk_by_thread ON helpdesk_requests(thread_id);
+    CREATE TABLE helpdesk_audit (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        at         TEXT NOT NULL,
+        staff_id   INTEGER NOT NULL,
+        action     TEXT NOT NULL,
+        reference  TEXT NOT NULL,
+        detail     TEXT NOT NULL DEFAULT ''
+    );
+    """,
 )
 
 

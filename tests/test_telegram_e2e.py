@@ -51,12 +51,15 @@ async def running_bot(
     *,
     rate_limiter: TelegramBudget | None = None,
     sweeps: bool = True,
+    emulator: BotApiEmulator | None = None,
+    **overrides: object,
 ) -> AsyncIterator[Running]:
     """The real Application polling the emulator; ``sweeps=False`` leaves the reminder sweep
-    to the test (it would otherwise run a second after start)."""
-    async with BotApiEmulator() as emu:
+    to the test (it would otherwise run a second after start). ``overrides`` are settings;
+    ``emulator``, one already running (a restart keeps Telegram's side as it was)."""
+    async with _emulator(emulator) as emu:
         settings = make_settings(
-            tmp_path, telegram_bot_token=emu.token, telegram_api_url=emu.root_url
+            tmp_path, telegram_bot_token=emu.token, telegram_api_url=emu.root_url, **overrides
         )
         parts = await build(settings, clock)
         app = build_application(settings, parts, rate_limiter=rate_limiter)
@@ -79,6 +82,15 @@ async def running_bot(
             await parts.close()
         assert emu.spec_violations == []
         assert emu.internal_errors == []
+
+
+@asynccontextmanager
+async def _emulator(running: BotApiEmulator | None) -> AsyncIterator[BotApiEmulator]:
+    if running is not None:
+        yield running
+        return
+    async with BotApiEmulator() as emu:
+        yield emu
 
 
 @pytest.fixture

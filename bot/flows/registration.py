@@ -273,6 +273,7 @@ def _remember_offered(conv: Conversation, replies: list[Reply]) -> None:
             conv.offered = []
         return
     stored = typed_buttons.to_stored(shown)
-    if all(b.data == "g:help" for b in shown):
-        stored = [s for s in conv.offered if s["data"] != "g:help"] + stored
+    helping = ("g:help", "g:human")
+    if all(b.data in helping for b in shown):
+        stored = [s for s in conv.offered if s["data"] not in helping] + stored
     conv.offered = stored

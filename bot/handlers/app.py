@@ -14,6 +14,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.handlers.budget import TelegramBudget
+from bot.handlers.helpdesk import citizen_gate, on_staff_message
 from bot.handlers.registration import on_error, on_private_update, sweep_drafts
 from bot.handlers.render import NewestMessages
 from bot.settings import Settings
@@ -65,8 +66,18 @@ def build_application(
         MessageHandler(private & (usual | ~filters.StatusUpdate.ALL), on_private_update)
     )
     application.add_handler(CallbackQueryHandler(on_private_update))
+    if settings.staff_chat_id is not None:
+        _add_helpdesk(application, settings.staff_chat_id, private & (usual | ~filters.StatusUpdate.ALL))
     application.add_error_handler(on_error)
     return application
+
+
+def _add_helpdesk(application: Application, staff_chat: int, citizen: filters.BaseFilter) -> None:
+    """The help desk's own adapter (``bot.handlers.helpdesk``): a gate before the citizens'
+    handler (group -1) and the staff chat's handler, which sees no private chat."""
+    application.add_handler(MessageHandler(citizen, citizen_gate), group=-1)
+    application.add_handler(CallbackQueryHandler(citizen_gate, pattern=r"^g:human"), group=-1)
+    application.add_handler(MessageHandler(filters.Chat(staff_chat), on_staff_message))
 
 
 async def _post_init(application: Application) -> None:

@@ -1,0 +1,425 @@
+"""The help desk in Telegram: a forum topic per citizen in the staff chat, relayed both ways.
+
+Two entry points, both beside the citizens' handler rather than inside it:
+
+* ``citizen_gate`` runs before it (handler group -1) in private chats. It opens a request
+  when the citizen presses «Gặp nhân viên hỗ trợ», withdraws one, and — while a person is
+  helping — copies the citizen's messages into the topic and stops the update there, so the
+  registration flow never sees them (it is paused; ANCHORS lesson 9).
+* ``on_staff_message`` handles the staff chat only. Group updates never reach the
+  citizens' handler (it filters private chats). A message counts only from a user listed in
+  ``STAFF_USER_IDS`` who is a member of the chat (asked of Telegram each time: someone
+  removed from the chat loses access at once), inside a topic the desk knows; it can then
+  reach that topic's citizen and nobody else. Nothing staff type is ever fed to the flow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from telegram import Message, Update
+from telegram.error import BadRequest, RetryAfter, TelegramError
+from telegram.ext import ApplicationHandlerStop, ContextTypes, ExtBot
+
+from bot.flows.conversation import Conversation
+from bot.flows.events import Button, Event, Reply
+from bot.handlers.render import send_replies
+from bot.helpdesk import card
+from bot.helpdesk.desk import HelpDesk
+from bot.masking import mask_user
+from bot.service import Outcome
+from bot.wiring import Components
+from storage.helpdesk import HelpRequest
+
+log = logging.getLogger(__name__)
+
+#: Who may act in the staff chat: members in good standing (not "left", "kicked" or
+#: "restricted" — a restricted member is one the chat's admins chose to limit).
+MEMBER_STATUSES = frozenset({"creator", "administrator", "member"})
+#: Flood control on topic creation (about 20 a minute): waits honoured before giving up.
+TOPIC_TRIES = 3
+_THREAD_GONE = "thread not found"
+
+#: Topics are created one at a time: two quick presses of one citizen must not open two
+#: topics, and Telegram limits creations per chat anyway (so a per-user lock buys nothing).
+_creating = asyncio.Lock()
+
+
+def _parts(context: ContextTypes.DEFAULT_TYPE) -> Components:
+    found: Components = context.application.bot_data["components"]
+    return found
+
+
+def _chat_of(user_key: str) -> int:
+    return int(user_key.partition(":")[2])
+
+
+# ----------------------------------------------------------------------------- citizen side
+
+
+async def citizen_gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    parts = _parts(context)
+    desk = parts.helpdesk
+    user = update.effective_user
+    if desk is None or user is None or user.is_bot:
+        return
+    key = f"tg:{user.id}"
+    query = update.callback_query
+    if query is not None and query.data in ("g:human", "g:human:cancel"):
+        await query.answer()
+        if query.data == "g:human":
+            await _ask_for_person(context.bot, parts, desk, key)
+        else:
+            await _withdraw(context.bot, parts, desk, key)
+        raise ApplicationHandlerStop
+    message = update.message
+    if message is None or await desk.helping(key) is None:
+        return
+    await _relay_to_topic(context.bot, parts, desk, key, message)
+    raise ApplicationHandlerStop  # the flow is paused while a person helps
+
+
+async def _citizen_locale(parts: Components, key: str) -> tuple[str, Conversation | None]:
+    conv = await parts.service.conversations.load(key)
+    return (conv.locale if conv else parts.settings.bot_default_locale), conv
+
+
+async def _tell_citizen(bot: ExtBot[Any], parts: Components, key: str, *replies: Reply) -> None:
+    locale, _ = await _citizen_locale(parts, key)
+    await send_replies(bot, _chat_of(key), list(replies), locale, parts.translator)
+
+
+async def _ask_for_person(bot: ExtBot[Any], parts: Components, desk: HelpDesk, key: str) -> None:
+    asked = await desk.ask(key)
+    await _open_topic(bot, parts, desk, asked.request)
+    withdraw = ((Button("g:human:cancel", label_key="btn.human_withdraw"),),)
+    hours = desk.hours.describe()
+    if asked.open_now:
+        reply = Reply(
+            "helpdesk.asked",
+            {"reference": asked.request.reference, "position": asked.position, "hours": hours},
+            buttons=withdraw,
+        )
+    else:
+        opens = asked.opens_at.strftime("%H:%M %d/%m/%Y")
+        reply = Reply(
+            "helpdesk.asked_closed",
+            {"reference": asked.request.reference, "hours": hours, "opens": opens},
+            buttons=withdraw,
+        )
+    await _tell_citizen(bot, parts, key, reply)
+
+
+async def _withdraw(bot: ExtBot[Any], parts: Components, desk: HelpDesk, key: str) -> None:
+    request = await desk.withdraw(key)
+    if request is None:
+        await _tell_citizen(bot, parts, key, Reply("helpdesk.nothing_open"))
+        return
+    await _post_in_topic(bot, parts, request, "helpdesk.staff.withdrawn")
+    await _tell_citizen(bot, parts, key, Reply("helpdesk.withdrawn"))
+    await _resume(bot, parts, key)
+
+
+async def _relay_to_topic(
+    bot: ExtBot[Any], parts: Components, desk: HelpDesk, key: str, message: Message
+) -> None:
+    request = await desk.helping(key)
+    if request is None:
+        return
+    if request.thread_id is None:
+        request = await _open_topic(bot, parts, desk, request)
+    try:
+        await _copy_into_topic(bot, parts, request, message)
+    except BadRequest as exc:
+        if _THREAD_GONE not in str(exc).lower():
+            log.info("could not copy a message of %s: %s", mask_user(key), exc)
+            await _post_in_topic(bot, parts, request, "helpdesk.staff.not_copied")
+            return
+        # Deleted by mistake in the app (Telegram sends no update): a new topic, a new card.
+        request = await _open_topic(bot, parts, desk, request, recreate=True)
+        await _copy_into_topic(bot, parts, request, message)
+
+
+async def _copy_into_topic(
+    bot: ExtBot[Any], parts: Components, request: HelpRequest, message: Message
+) -> None:
+    await bot.copy_message(
+        chat_id=_staff_chat(parts),
+        from_chat_id=message.chat_id,
+        message_id=message.message_id,
+        message_thread_id=request.thread_id,
+    )
+
+
+# ----------------------------------------------------------------------------- the topic
+
+
+def _staff_chat(parts: Components) -> int:
+    chat = parts.settings.staff_chat_id
+    if chat is None:
+        raise RuntimeError("the help desk runs only with STAFF_CHAT_ID set")
+    return chat
+
+
+async def _open_topic(
+    bot: ExtBot[Any],
+    parts: Components,
+    desk: HelpDesk,
+    request: HelpRequest,
+    *,
+    recreate: bool = False,
+) -> HelpRequest:
+    """The request's topic, created (or reopened) with a fresh pinned card on top."""
+    _, conv = await _citizen_locale(parts, request.user_key)
+    async with _creating:
+        current = await desk.of_user(request.user_key)
+        if current is not None:
+            request = current
+        if request.thread_id is not None and not recreate:
+            try:
+                await bot.reopen_forum_topic(_staff_chat(parts), request.thread_id)
+            except BadRequest as exc:
+                recreate = _THREAD_GONE in str(exc).lower()  # else: it was open already
+        if request.thread_id is None or recreate:
+            name = card.topic_name(conv, request.reference)
+            thread_id = await _create_topic(bot, _staff_chat(parts), name)
+            request = await desk.in_topic(request, thread_id)
+    await _post_card(bot, parts, request, conv)
+    return request
+
+
+async def _create_topic(bot: ExtBot[Any], chat_id: int, name: str) -> int:
+    for attempt in range(TOPIC_TRIES):
+        try:
+            topic = await bot.create_forum_topic(chat_id, name)
+        except RetryAfter as exc:
+            if attempt == TOPIC_TRIES - 1:
+                raise
+            wait = exc.retry_after
+            await asyncio.sleep(wait.total_seconds() if not isinstance(wait, int) else wait)
+            continue
+        return topic.message_thread_id
+    raise AssertionError("unreachable: the last try raises")
+
+
+async def _post_card(
+    bot: ExtBot[Any], parts: Components, request: HelpRequest, conv: Conversation | None
+) -> None:
+    lang = parts.settings.bot_default_locale
+    text = parts.translator.text
+    filled = [
+        text(lang, "helpdesk.card.line", {"field": text(lang, f"field.{name}"), "value": value})
+        for name, value in card.filled(conv)
+    ] if conv else []
+    refused = [
+        text(lang, "helpdesk.card.failures", {"step": text(lang, f"step.{step}"), "count": n})
+        for step, n in card.failures(conv)
+    ] if conv else []
+    none = text(lang, "helpdesk.card.none")
+    body = text(
+        lang,
+        "helpdesk.card",
+        {
+            "reference": request.reference,
+            "step": text(lang, f"step.{conv.state}") if conv else none,
+            "language": conv.locale if conv else lang,
+            "since": request.requested_at[:16].replace("T", " ") + " UTC",
+            "filled": "\n".join(filled) or none,
+            "refused": "\n".join(refused) or none,
+        },
+    )
+    sent = await bot.send_message(
+        _staff_chat(parts), body, message_thread_id=request.thread_id
+    )
+    try:
+        await bot.pin_chat_message(_staff_chat(parts), sent.message_id, disable_notification=True)
+    except TelegramError as exc:  # the bot may lack the right to pin: the card is there
+        log.info("could not pin the card of %s: %s", request.reference, exc)
+
+
+async def _post_in_topic(
+    bot: ExtBot[Any],
+    parts: Components,
+    request: HelpRequest,
+    key: str,
+    params: dict[str, Any] | None = None,
+) -> None:
+    if request.thread_id is None:
+        return
+    words = parts.translator.text(parts.settings.bot_default_locale, key, params)
+    try:
+        await bot.send_message(_staff_chat(parts), words, message_thread_id=request.thread_id)
+    except TelegramError as exc:
+        log.info("could not post in the topic of %s: %s", request.reference, exc)
+
+
+# ----------------------------------------------------------------------------- staff side
+
+
+async def is_staff(bot: ExtBot[Any], parts: Components, user_id: int) -> bool:
+    """Listed in STAFF_USER_IDS *and* a member of the staff chat right now."""
+    if user_id not in parts.settings.staff_ids:
+        return False
+    try:
+        member = await bot.get_chat_member(_staff_chat(parts), user_id)
+    except TelegramError as exc:
+        log.info("could not check staff member %s: %s", mask_user(str(user_id)), exc)
+        return False
+    return member.status in MEMBER_STATUSES
+
+
+async def on_staff_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    parts = _parts(context)
+    desk = parts.helpdesk
+    message = update.message
+    if desk is None or message is None or message.chat_id != parts.settings.staff_chat_id:
+        return
+    sender = message.from_user
+    thread_id = message.message_thread_id
+    if sender is None or sender.is_bot or not message.is_topic_message or thread_id is None:
+        return  # the General topic, another bot, an anonymous admin
+    request = await desk.of_topic(thread_id)
+    if request is None:
+        return
+    if not await is_staff(context.bot, parts, sender.id):
+        log.info("ignored a message of non-staff %s in a topic", mask_user(str(sender.id)))
+        return
+    bot = context.bot
+    if message.forum_topic_closed is not None:
+        await _resolve(bot, parts, desk, request, sender.id, close=False)
+        return
+    if message.forum_topic_reopened is not None:
+        await desk.audit(sender.id, "reopen", request)
+        return
+    command = _command(message)
+    if command is None:
+        await _staff_reply(bot, parts, desk, request, sender.id, message)
+    elif command == "takeover":
+        await _take_over(bot, parts, desk, request, sender.id)
+    elif command == "release":
+        await _release(bot, parts, desk, request, sender.id)
+    elif command == "resolve":
+        await _resolve(bot, parts, desk, request, sender.id, close=True)
+    elif command == "queue":
+        await _queue(bot, parts, desk, request, sender.id)
+    else:
+        await _post_in_topic(bot, parts, request, "helpdesk.staff.unknown_command")
+
+
+def _command(message: Message) -> str | None:
+    text = message.text or ""
+    if not text.startswith("/"):
+        return None
+    return text.split()[0][1:].partition("@")[0].lower()
+
+
+async def _staff_reply(
+    bot: ExtBot[Any],
+    parts: Components,
+    desk: HelpDesk,
+    request: HelpRequest,
+    staff_id: int,
+    message: Message,
+) -> None:
+    """Copied to the topic's own citizen; a first reply takes the conversation over."""
+    if not request.is_open:
+        await _post_in_topic(bot, parts, request, "helpdesk.staff.not_open")
+        return
+    if request.status != "human":
+        request = await _take_over(bot, parts, desk, request, staff_id)
+    try:
+        await bot.copy_message(
+            chat_id=_chat_of(request.user_key),
+            from_chat_id=message.chat_id,
+            message_id=message.message_id,
+        )
+    except TelegramError as exc:
+        log.info("could not reach %s: %s", mask_user(request.user_key), exc)
+        await _post_in_topic(bot, parts, request, "helpdesk.staff.not_delivered")
+        return
+    await desk.audit(staff_id, "reply", request)
+
+
+async def _take_over(
+    bot: ExtBot[Any], parts: Components, desk: HelpDesk, request: HelpRequest, staff_id: int
+) -> HelpRequest:
+    if request.status == "human":
+        await _post_in_topic(bot, parts, request, "helpdesk.staff.already_taken")
+        return request
+    request = await desk.take_over(request, staff_id)
+    await desk.audit(staff_id, "takeover", request)
+    await _tell_citizen(bot, parts, request.user_key, Reply("helpdesk.taken"))
+    await _post_in_topic(bot, parts, request, "helpdesk.staff.taken")
+    return request
+
+
+async def _release(
+    bot: ExtBot[Any], parts: Components, desk: HelpDesk, request: HelpRequest, staff_id: int
+) -> None:
+    if request.status != "human":
+        await _post_in_topic(bot, parts, request, "helpdesk.staff.not_taken")
+        return
+    request = await desk.release(request)
+    await desk.audit(staff_id, "release", request)
+    await _post_in_topic(bot, parts, request, "helpdesk.staff.released")
+    await _tell_citizen(bot, parts, request.user_key, Reply("helpdesk.released"))
+    await _resume(bot, parts, request.user_key)
+
+
+async def _resolve(
+    bot: ExtBot[Any],
+    parts: Components,
+    desk: HelpDesk,
+    request: HelpRequest,
+    staff_id: int,
+    *,
+    close: bool,
+) -> None:
+    """Done: the topic closes (``close``: by the command; else it was closed in the app)."""
+    was_helping = request.status == "human"
+    request = await desk.resolve(request)
+    await desk.audit(staff_id, "resolve", request)
+    await _post_in_topic(bot, parts, request, "helpdesk.staff.resolved")
+    if close and request.thread_id is not None:
+        try:
+            await bot.close_forum_topic(_staff_chat(parts), request.thread_id)
+        except BadRequest as exc:  # closed already
+            log.info("topic of %s not closed: %s", request.reference, exc)
+    await _tell_citizen(bot, parts, request.user_key, Reply("helpdesk.resolved"))
+    if was_helping:
+        await _resume(bot, parts, request.user_key)
+
+
+async def _queue(
+    bot: ExtBot[Any], parts: Components, desk: HelpDesk, request: HelpRequest, staff_id: int
+) -> None:
+    lang = parts.settings.bot_default_locale
+    text = parts.translator.text
+    lines = [
+        text(
+            lang,
+            "helpdesk.staff.queue_line",
+            {
+                "reference": r.reference,
+                "minutes": minutes,
+                "status": text(lang, f"helpdesk.status.{r.status}"),
+            },
+        )
+        for r, minutes in await desk.queue()
+    ]
+    await desk.audit(staff_id, "queue", request)
+    listing = "\n".join(lines) or text(lang, "helpdesk.card.none")
+    await _post_in_topic(bot, parts, request, "helpdesk.staff.queue", {"lines": listing})
+
+
+async def _resume(bot: ExtBot[Any], parts: Components, key: str) -> None:
+    """Back to the bot at the very step the citizen was at, every answer kept."""
+
+    async def deliver(outcome: Outcome) -> None:
+        await send_replies(
+            bot, _chat_of(key), outcome.replies, outcome.locale, parts.translator
+        )
+
+    await parts.service.handle(key, Event.pressed("g:resume"), deliver)

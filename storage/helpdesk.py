@@ -1,0 +1,115 @@
+"""Help-desk rows: a citizen's request for a person, its staff-chat topic, the audit trail.
+
+Nothing personal is stored here beyond the chat key every table uses: the reference shown
+to staff is random, and topic names and cards are built (masked) when they are sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from storage.db import Database
+
+#: Statuses in which the citizen is waiting for, or talking to, a person.
+OPEN = ("waiting", "human")
+
+
+@dataclass(frozen=True)
+class HelpRequest:
+    user_key: str
+    reference: str
+    status: str  # waiting | human | released | resolved | withdrawn
+    thread_id: int | None
+    requested_at: str
+    taken_by: int | None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    at: str
+    staff_id: int
+    action: str
+    reference: str
+    detail: str
+
+
+_COLUMNS = "user_key, reference, status, thread_id, requested_at, taken_by"
+
+
+def _request(row: tuple[object, ...]) -> HelpRequest:
+    user_key, reference, status, thread_id, requested_at, taken_by = row
+    return HelpRequest(
+        str(user_key),
+        str(reference),
+        str(status),
+        None if thread_id is None else int(str(thread_id)),
+        str(requested_at),
+        None if taken_by is None else int(str(taken_by)),
+    )
+
+
+class HelpRequests:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def of_user(self, user_key: str) -> HelpRequest | None:
+        rows = await self.db.fetch(
+            f"SELECT {_COLUMNS} FROM helpdesk_requests WHERE user_key = ?", (user_key,)
+        )
+        return _request(rows[0]) if rows else None
+
+    async def of_thread(self, thread_id: int) -> HelpRequest | None:
+        rows = await self.db.fetch(
+            f"SELECT {_COLUMNS} FROM helpdesk_requests WHERE thread_id = ?", (thread_id,)
+        )
+        return _request(rows[0]) if rows else None
+
+    async def open_since(self) -> list[HelpRequest]:
+        """Open requests, the longest waiting first."""
+        rows = await self.db.fetch(
+            f"SELECT {_COLUMNS} FROM helpdesk_requests WHERE status IN (?, ?) "
+            "ORDER BY requested_at, reference",
+            OPEN,
+        )
+        return [_request(r) for r in rows]
+
+    async def save(self, request: HelpRequest, now: str) -> None:
+        await self.db.write(
+            "INSERT INTO helpdesk_requests (user_key, reference, status, thread_id, "
+            "requested_at, taken_by, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(user_key) DO UPDATE SET status = excluded.status, "
+            "thread_id = excluded.thread_id, requested_at = excluded.requested_at, "
+            "taken_by = excluded.taken_by, updated_at = excluded.updated_at",
+            (
+                request.user_key,
+                request.reference,
+                request.status,
+                request.thread_id,
+                request.requested_at,
+                request.taken_by,
+                now,
+            ),
+        )
+
+    async def forget(self, user_key: str) -> None:
+        """/deletemydata: the request goes; the audit keeps only the random reference."""
+        await self.db.write("DELETE FROM helpdesk_requests WHERE user_key = ?", (user_key,))
+
+    async def audit(self, entry: AuditEntry) -> None:
+        await self.db.write(
+            "INSERT INTO helpdesk_audit (at, staff_id, action, reference, detail) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (entry.at, entry.staff_id, entry.action, entry.reference, entry.detail),
+        )
+
+    async def audit_trail(self, limit: int = 500) -> list[AuditEntry]:
+        rows = await self.db.fetch(
+            "SELECT at, staff_id, action, reference, detail FROM helpdesk_audit "
+            "ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+        return [AuditEntry(str(a), int(s), str(x), str(r), str(d)) for a, s, x, r, d in rows]

@@ -1,0 +1,268 @@
+"""The help desk end to end: citizens in private chats, staff in a forum supergroup, over
+HTTP through the Bot API emulator with the real PTB Application."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FakeClock
+from tests.emulator import BotApiEmulator, SentMessage
+from tests.story import TYPED_UNTIL_PHONE
+from tests.telegram_story import TelegramUser
+from tests.test_telegram_e2e import Running, running_bot, telegram  # noqa: F401 (fixture)
+
+STAFF_CHAT = -1002000000001
+AGENT = 555001  # listed in STAFF_USER_IDS and a member of the staff chat
+OUTSIDER = 555002  # a member of the chat, not listed
+FORMER = 555003  # listed, but no longer in the chat
+
+
+@dataclass
+class Desk:
+    """The staff chat as the test sees it."""
+
+    running: Running
+
+    @property
+    def emu(self) -> BotApiEmulator:
+        return self.running.emu
+
+    def topic_of(self, reference: str) -> int:
+        [thread] = [t for t, s in self.emu.topics(STAFF_CHAT).items() if reference in s.name]
+        return thread
+
+    def in_topic(self, thread: int) -> list[SentMessage]:
+        return [m for m in self.emu.messages(STAFF_CHAT) if m.message_thread_id == thread]
+
+    async def says(self, thread: int, text: str, *, by: int = AGENT) -> None:
+        """A staff member writes in a topic; returns once the bot went quiet again."""
+        since = self.emu.mark()
+        self.emu.send_group_text(STAFF_CHAT, by, text, message_thread_id=thread)
+        await self.emu.wait_for(lambda: self.emu.pending_updates == 0, what="update taken")
+        # The bot answers somewhere (the topic, the citizen) or, for an outsider, nowhere.
+        try:
+            await self.emu.wait_activity(STAFF_CHAT, since=since, timeout=1.5)
+        except TimeoutError:
+            pass
+
+    async def citizen_writes(self, user_id: int, thread: int, text: str) -> None:
+        """A citizen being helped writes: the words reach the topic, the bot says nothing."""
+        since = self.emu.mark()
+        self.emu.send_text(user_id, text)
+        await self.wait_in_topic(thread, lambda m: m.text == text)
+        assert self.emu.activity_since(user_id, since) == []
+
+    async def wait_in_topic(self, thread: int, found: Callable[[SentMessage], bool]) -> None:
+        await self.emu.wait_for(lambda: any(found(m) for m in self.in_topic(thread)), 5)
+
+
+@asynccontextmanager
+async def staffed_bot(
+    tmp_path: Path, clock: FakeClock, emulator: BotApiEmulator | None = None, **overrides: object
+) -> AsyncIterator[tuple[Running, Desk]]:
+    settings: dict[str, object] = {
+        "staff_chat_id": STAFF_CHAT,
+        "staff_user_ids": f"{AGENT},{FORMER}",
+        **overrides,
+    }
+    async with running_bot(tmp_path, clock, emulator=emulator, **settings) as running:
+        emu = running.emu
+        if STAFF_CHAT not in {c for c in emu._chats}:  # noqa: SLF001 (set up once)
+            emu.add_forum_chat(STAFF_CHAT)
+            emu.set_member_status(STAFF_CHAT, AGENT, "member")
+            emu.set_member_status(STAFF_CHAT, OUTSIDER, "member")
+            emu.set_member_status(STAFF_CHAT, FORMER, "left")
+        yield running, Desk(running)
+
+
+@pytest.fixture
+async def staffed(tmp_path: Path, clock: FakeClock) -> AsyncIterator[tuple[Running, Desk]]:
+    async with staffed_bot(tmp_path, clock) as pair:
+        yield pair
+
+
+async def citizen_at_phone_step(running: Running, user_id: int) -> TelegramUser:
+    user = running.user(user_id)
+    await user.command("start")
+    await user.presses("consent:yes")
+    for answer in TYPED_UNTIL_PHONE:
+        await user.says(answer)
+    return user
+
+
+async def asks_for_person(user: TelegramUser) -> str:
+    """/help, then «Gặp nhân viên hỗ trợ»; returns the reference the citizen is given."""
+    await user.command("help")
+    answer = await user.presses("g:human")
+    assert "nhân viên" in answer, answer
+    reference = answer.split("(mã ")[1].split(")")[0]
+    assert reference.startswith("HT-")
+    return reference
+
+
+async def test_a_citizen_asks_for_a_person_and_staff_see_a_masked_topic_and_card(
+    staffed: tuple[Running, Desk],
+) -> None:
+    running, desk = staffed
+    user = await citizen_at_phone_step(running, 8101)
+    reference = await asks_for_person(user)
+    assert "vị trí số 1" in user.text and "T2–T6 07:30–17:00" in user.text
+    thread = desk.topic_of(reference)
+    name = desk.emu.topics(STAFF_CHAT)[thread].name
+    assert name == f"N. V. A. · {reference}"
+    [card] = desk.in_topic(thread)
+    assert card.text is not None
+    assert reference in card.text and "N. V. A." in card.text
+    for secret in ("001099012345", "0312345678", "Nguyễn Văn An", "Lạch Tray"):
+        assert secret not in card.text and secret not in name
+    assert "*********345" in card.text  # the ID number, masked
+    assert any(c.params.get("message_id") == card.message_id for c in desk.emu.calls("pinChatMessage"))
+
+
+async def test_without_a_staff_chat_help_lists_the_hotlines_only(telegram: Running) -> None:
+    user = telegram.user(8102)
+    answer = await user.command("help")
+    assert "1900 9068" in answer
+    assert not [c for c in user.last or [] if "g:human" in str(c.params.get("reply_markup"))]
+
+
+async def test_staff_take_over_talk_both_ways_and_release_at_the_same_step(
+    staffed: tuple[Running, Desk],
+) -> None:
+    running, desk = staffed
+    user = await citizen_at_phone_step(running, 8103)
+    reference = await asks_for_person(user)
+    thread = desk.topic_of(reference)
+
+    await desk.says(thread, "/takeover")
+    await desk.emu.wait_for(lambda: "nhân viên hỗ trợ đang" in desk.emu.transcript(8103))
+
+    await desk.citizen_writes(8103, thread, "Tôi không có điện thoại riêng")
+    [copied] = [m for m in desk.in_topic(thread) if m.copied_from is not None]
+    assert copied.copied_from == (8103, copied.copied_from[1])
+
+    await desk.says(thread, "Bạn dùng số của người thân cũng được.")
+    await desk.emu.wait_for(
+        lambda: desk.emu.last_message(8103).text == "Bạn dùng số của người thân cũng được."
+    )
+
+    await desk.says(thread, "/release")
+    await desk.emu.wait_for(lambda: "số điện thoại" in (desk.emu.last_message(8103).text or ""))
+    assert "trả lại cuộc trò chuyện" in desk.emu.transcript(8103)
+    # Every answer kept: the phone is taken, and the flow goes on to the e-mail question.
+    answer = await user.shares_phone("+84983847986")
+    assert "Bước 6/10 – Email" in answer, answer
+    actions = [r[0] for r in _audit(running)]
+    assert actions == ["takeover", "reply", "release"]
+
+
+async def test_a_non_staff_member_in_a_topic_reaches_nobody(
+    staffed: tuple[Running, Desk],
+) -> None:
+    running, desk = staffed
+    user = await citizen_at_phone_step(running, 8104)
+    thread = desk.topic_of(await asks_for_person(user))
+    before = desk.emu.transcript(8104)
+    for outsider in (OUTSIDER, FORMER):
+        await desk.says(thread, "/takeover", by=outsider)
+        await desk.says(thread, "Gửi tôi số CCCD của bạn", by=outsider)
+    assert desk.emu.transcript(8104) == before
+    assert len(desk.in_topic(thread)) == 1  # the card, nothing else
+    assert _audit(running) == []
+    # The bot was not paused: the citizen's next answer is still the flow's.
+    assert "Bước 6/10 – Email" in await user.shares_phone("+84983847986")
+
+
+async def test_two_citizens_topics_never_cross(staffed: tuple[Running, Desk]) -> None:
+    running, desk = staffed
+    first = await citizen_at_phone_step(running, 8105)
+    second = await citizen_at_phone_step(running, 8106)
+    one, two = desk.topic_of(await asks_for_person(first)), desk.topic_of(
+        await asks_for_person(second)
+    )
+    assert one != two
+    await desk.says(one, "Chào anh thứ nhất")
+    await desk.says(two, "Chào chị thứ hai")
+    await desk.emu.wait_for(lambda: "Chào chị thứ hai" in desk.emu.transcript(8106))
+    assert "Chào chị thứ hai" not in desk.emu.transcript(8105)
+    assert "Chào anh thứ nhất" in desk.emu.transcript(8105)
+    assert "Chào anh thứ nhất" not in desk.emu.transcript(8106)
+    await desk.citizen_writes(8105, one, "câu của người thứ nhất")
+    assert not [m for m in desk.in_topic(two) if m.text == "câu của người thứ nhất"]
+
+
+async def test_a_deleted_topic_is_recreated_on_the_citizens_next_message(
+    staffed: tuple[Running, Desk],
+) -> None:
+    running, desk = staffed
+    user = await citizen_at_phone_step(running, 8107)
+    reference = await asks_for_person(user)
+    thread = desk.topic_of(reference)
+    await desk.says(thread, "/takeover")
+    desk.emu.delete_topic(STAFF_CHAT, thread)
+    desk.emu.send_text(8107, "Còn ai ở đó không?")
+    await desk.emu.wait_for(lambda: thread not in desk.emu.topics(STAFF_CHAT) and any(
+        reference in t.name for t in desk.emu.topics(STAFF_CHAT).values()
+    ))
+    new_thread = desk.topic_of(reference)
+    await desk.wait_in_topic(new_thread, lambda m: m.text == "Còn ai ở đó không?")
+    assert any(reference in (m.text or "") for m in desk.in_topic(new_thread))  # a new card
+
+
+async def test_topic_creation_waits_out_flood_control(staffed: tuple[Running, Desk]) -> None:
+    running, desk = staffed
+    user = await citizen_at_phone_step(running, 8108)
+    desk.emu.fail_next(
+        "createForumTopic", error_code=429, description="Too Many Requests", retry_after=1
+    )
+    reference = await asks_for_person(user)
+    assert desk.topic_of(reference)
+    assert len(desk.emu.calls("createForumTopic")) == 2
+
+
+async def test_outside_office_hours_the_citizen_is_told_when_someone_answers(
+    staffed: tuple[Running, Desk], clock: FakeClock
+) -> None:
+    running, desk = staffed
+    user = await citizen_at_phone_step(running, 8109)
+    clock.advance(days=4, hours=9)  # Friday 19:00 in Vietnam
+    await user.command("help")
+    answer = await user.presses("g:human")
+    assert "ngoài giờ làm việc" in answer and "07:30 30/11/2026" in answer, answer
+
+
+async def test_the_citizen_can_withdraw_and_go_on_with_the_bot(
+    staffed: tuple[Running, Desk],
+) -> None:
+    running, desk = staffed
+    user = await citizen_at_phone_step(running, 8110)
+    thread = desk.topic_of(await asks_for_person(user))
+    answer = await user.presses("g:human:cancel")
+    assert "Đã rút yêu cầu" in answer and "số điện thoại" in answer
+    await desk.wait_in_topic(thread, lambda m: "rút yêu cầu" in (m.text or ""))
+
+
+async def test_a_restart_in_the_middle_of_a_takeover_keeps_it(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    async with BotApiEmulator() as emu:
+        async with staffed_bot(tmp_path, clock, emulator=emu) as (running, desk):
+            user = await citizen_at_phone_step(running, 8111)
+            thread = desk.topic_of(await asks_for_person(user))
+            await desk.says(thread, "/takeover")
+        async with staffed_bot(tmp_path, clock, emulator=emu) as (running, desk):
+            await desk.citizen_writes(8111, thread, "Tôi vẫn ở đây")
+
+
+def _audit(running: Running) -> list[tuple[str, int]]:
+    path = running.parts.settings.database_path
+    with sqlite3.connect(path) as db:
+        return [
+            (str(a), int(s)) for a, s in db.execute("SELECT action, staff_id FROM helpdesk_audit")
+        ]
