@@ -29,6 +29,7 @@ from bot.flows.events import Event, Msg, Reply
 from bot.flows.otp import Channel
 from bot.flows.photos import PhotoProblem
 from bot.flows.registration import RegistrationFlow
+from bot.flows.sanitize import visible
 from bot.flows.steps.base import HOTLINE
 from bot.i18n import Translator
 from bot.masking import mask_email, mask_phone, mask_user
@@ -219,6 +220,20 @@ class RegistrationService:
         # wait for it. It was made after the answer it follows was delivered.
         if deliver is not None:
             await deliver(Outcome(locale, replies, background=True))
+
+    async def correct(self, user_key: str, name: str, text: str) -> tuple[bool, Reply]:
+        """Support staff's /set, under the user's lock like any event: validated as the
+        citizen's own answer would be, stored if valid; the step does not move."""
+        async with self._lock(user_key):
+            now = self.clock()
+            conv = await self.conversations.load(user_key)
+            if conv is None:
+                conv = Conversation(user_key=user_key, locale=self.default_locale)
+            reply = self.flow.correct(conv, name, visible(text), now)
+            if reply.key != "note.corrected":
+                return False, reply
+            await self._persist(conv, True, now)
+            return True, reply
 
     async def drain(self) -> None:
         """Wait for what is still being sent after an answer (the PDF after a receipt)."""

@@ -266,3 +266,53 @@ def _audit(running: Running) -> list[tuple[str, int]]:
         return [
             (str(a), int(s)) for a, s in db.execute("SELECT action, staff_id FROM helpdesk_audit")
         ]
+
+
+async def test_set_refuses_an_invalid_value_and_takes_a_valid_one_without_moving_the_step(
+    staffed: tuple[Running, Desk],
+) -> None:
+    running, desk = staffed
+    user = await citizen_at_phone_step(running, 8112)
+    thread = desk.topic_of(await asks_for_person(user))
+    await desk.says(thread, "/takeover")
+    await desk.says(thread, "/set id_number 12345")
+    await desk.wait_in_topic(thread, lambda m: "Không nhận giá trị này" in (m.text or ""))
+    await desk.says(thread, "/set street Số 7 Lạch Tray")
+    await desk.wait_in_topic(thread, lambda m: (m.text or "").startswith("Đã sửa"))
+    await desk.emu.wait_for(lambda: "đã sửa" in (desk.emu.last_message(8112).text or ""))
+    conv = await running.parts.service.conversations.load("tg:8112")
+    assert conv is not None
+    assert conv.answers["street"] == "Số 7 Lạch Tray" and conv.answers["id_number"] == "001099012345"
+    assert conv.state == "phone"
+    assert "/set" not in desk.emu.transcript(8112)  # commands are never relayed
+    assert [(a, d) for a, d in _audit_details(running) if a.startswith("set")] == [
+        ("set-refused", "id_number"),
+        ("set", "street"),
+    ]
+
+
+async def test_resolve_closes_the_topic_and_closing_it_in_telegram_does_the_same(
+    staffed: tuple[Running, Desk],
+) -> None:
+    running, desk = staffed
+    first = await citizen_at_phone_step(running, 8113)
+    second = await citizen_at_phone_step(running, 8114)
+    one = desk.topic_of(await asks_for_person(first))
+    two = desk.topic_of(await asks_for_person(second))
+    await desk.says(one, "/queue")
+    [listing] = [m for m in desk.in_topic(one) if (m.text or "").startswith("Hàng chờ")]
+    assert listing.text is not None and listing.text.count("đang chờ") == 2
+    await desk.says(one, "/takeover")
+    await desk.says(one, "/resolve")
+    assert desk.emu.topics(STAFF_CHAT)[one].closed
+    await desk.emu.wait_for(lambda: "đã được đóng" in desk.emu.transcript(8113))
+    # Back with the bot at the phone step: the flow answers again.
+    assert "Bước 6/10 – Email" in await first.shares_phone("+84983847986")
+    desk.emu.close_topic(STAFF_CHAT, two, by_user_id=AGENT)
+    await desk.emu.wait_for(lambda: "đã được đóng" in desk.emu.transcript(8114))
+    assert "Bước 6/10 – Email" in await second.shares_phone("+84983847986")
+
+
+def _audit_details(running: Running) -> list[tuple[str, str]]:
+    with sqlite3.connect(running.parts.settings.database_path) as db:
+        return [(str(a), str(d)) for a, d in db.execute("SELECT action, detail FROM helpdesk_audit")]

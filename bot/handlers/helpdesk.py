@@ -304,6 +304,8 @@ async def on_staff_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -
         await _resolve(bot, parts, desk, request, sender.id, close=True)
     elif command == "queue":
         await _queue(bot, parts, desk, request, sender.id)
+    elif command == "set":
+        await _set(bot, parts, desk, request, sender.id, message.text or "")
     else:
         await _post_in_topic(bot, parts, request, "helpdesk.staff.unknown_command")
 
@@ -390,6 +392,34 @@ async def _resolve(
     await _tell_citizen(bot, parts, request.user_key, Reply("helpdesk.resolved"))
     if was_helping:
         await _resume(bot, parts, request.user_key)
+
+
+async def _set(
+    bot: ExtBot[Any],
+    parts: Components,
+    desk: HelpDesk,
+    request: HelpRequest,
+    staff_id: int,
+    text: str,
+) -> None:
+    """``/set FIELD VALUE``: the only way staff words become an answer, validated as the
+    citizen's own. The audit names the field, never the value."""
+    _, name, value = (text.split(maxsplit=2) + ["", ""])[:3]
+    if not name or not value:
+        await _post_in_topic(bot, parts, request, "helpdesk.staff.set_usage")
+        return
+    name = name.lower()
+    done, reply = await parts.service.correct(request.user_key, name, value)
+    lang = parts.settings.bot_default_locale
+    if not done:
+        await desk.audit(staff_id, "set-refused", request, name)
+        reason = parts.translator.reply(lang, reply)
+        await _post_in_topic(bot, parts, request, "helpdesk.staff.set_refused", {"reason": reason})
+        return
+    await desk.audit(staff_id, "set", request, name)
+    field = parts.translator.text(lang, f"field.{name}")
+    await _post_in_topic(bot, parts, request, "helpdesk.staff.set_done", {"field": field})
+    await _tell_citizen(bot, parts, request.user_key, reply)
 
 
 async def _queue(
