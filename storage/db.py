@@ -215,7 +215,8 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 13 — the help desk (bot/helpdesk/): one request per citizen who asked for a person,
     # its forum topic in the staff chat, and an append-only audit of every staff action.
-    # No personal field is stored: the reference and the topic name are derived and masked.
+    # ``told_at``: the citizen was told nobody answered in time; ``callback``: '' | 'asking'
+    # | 'set', with the phone to call back sealed (storage/vault.py) in ``callback_phone``.
     """
     CREATE TABLE helpdesk_requests (
         user_key      TEXT PRIMARY KEY,
@@ -224,7 +225,10 @@ MIGRATIONS: tuple[str, ...] = (
         thread_id     INTEGER,
         requested_at  TEXT NOT NULL,
         taken_by      INTEGER,
-        updated_at    TEXT NOT NULL
+        updated_at    TEXT NOT NULL,
+        told_at       TEXT,
+        callback      TEXT NOT NULL DEFAULT '',
+        callback_phone BLOB
     );
     CREATE UNIQUE INDEX helpdesk_by_thread ON helpdesk_requests(thread_id);
     CREATE TABLE helpdesk_audit (

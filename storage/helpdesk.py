@@ -22,6 +22,8 @@ class HelpRequest:
     thread_id: int | None
     requested_at: str
     taken_by: int | None
+    told_at: str | None = None
+    callback: str = ""  # '' | 'asking' (a phone is awaited) | 'set'
 
     @property
     def is_open(self) -> bool:
@@ -37,11 +39,11 @@ class AuditEntry:
     detail: str
 
 
-_COLUMNS = "user_key, reference, status, thread_id, requested_at, taken_by"
+_COLUMNS = "user_key, reference, status, thread_id, requested_at, taken_by, told_at, callback"
 
 
 def _request(row: tuple[object, ...]) -> HelpRequest:
-    user_key, reference, status, thread_id, requested_at, taken_by = row
+    user_key, reference, status, thread_id, requested_at, taken_by, told_at, callback = row
     return HelpRequest(
         str(user_key),
         str(reference),
@@ -49,7 +51,13 @@ def _request(row: tuple[object, ...]) -> HelpRequest:
         None if thread_id is None else int(str(thread_id)),
         str(requested_at),
         None if taken_by is None else int(str(taken_by)),
+        None if told_at is None else str(told_at),
+        str(callback),
     )
+
+
+def _sealed_for(user_key: str) -> str:
+    return f"helpdesk_requests.callback_phone:{user_key}"
 
 
 class HelpRequests:
@@ -80,10 +88,12 @@ class HelpRequests:
     async def save(self, request: HelpRequest, now: str) -> None:
         await self.db.write(
             "INSERT INTO helpdesk_requests (user_key, reference, status, thread_id, "
-            "requested_at, taken_by, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "requested_at, taken_by, updated_at, told_at, callback) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT(user_key) DO UPDATE SET status = excluded.status, "
             "thread_id = excluded.thread_id, requested_at = excluded.requested_at, "
-            "taken_by = excluded.taken_by, updated_at = excluded.updated_at",
+            "taken_by = excluded.taken_by, updated_at = excluded.updated_at, "
+            "told_at = excluded.told_at, callback = excluded.callback",
             (
                 request.user_key,
                 request.reference,
@@ -92,8 +102,26 @@ class HelpRequests:
                 request.requested_at,
                 request.taken_by,
                 now,
+                request.told_at,
+                request.callback,
             ),
         )
+
+    async def keep_phone(self, user_key: str, phone: str) -> None:
+        """The number the citizen left for a call back, sealed like every personal field."""
+        sealed = self.db.vault.seal_text(phone, _sealed_for(user_key))
+        await self.db.write(
+            "UPDATE helpdesk_requests SET callback_phone = ? WHERE user_key = ?",
+            (sealed, user_key),
+        )
+
+    async def phone(self, user_key: str) -> str | None:
+        rows = await self.db.fetch(
+            "SELECT callback_phone FROM helpdesk_requests WHERE user_key = ?", (user_key,)
+        )
+        if not rows or rows[0][0] is None:
+            return None
+        return self.db.vault.unseal_text(rows[0][0], _sealed_for(user_key))
 
     async def forget(self, user_key: str) -> None:
         """/deletemydata: the request goes; the audit keeps only the random reference."""

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.handlers.helpdesk import deliver_overdue
+
 from tests.conftest import FakeClock
 from tests.emulator import BotApiEmulator, SentMessage
 from tests.story import TYPED_UNTIL_PHONE
@@ -316,3 +318,30 @@ async def test_resolve_closes_the_topic_and_closing_it_in_telegram_does_the_same
 def _audit_details(running: Running) -> list[tuple[str, str]]:
     with sqlite3.connect(running.parts.settings.database_path) as db:
         return [(str(a), str(d)) for a, d in db.execute("SELECT action, detail FROM helpdesk_audit")]
+
+
+async def test_nobody_answering_in_time_offers_the_bot_or_a_call_back(
+    staffed: tuple[Running, Desk], clock: FakeClock
+) -> None:
+    running, desk = staffed
+    user = await citizen_at_phone_step(running, 8115)
+    thread = desk.topic_of(await asks_for_person(user))
+    clock.advance(minutes=14)
+    await deliver_overdue(running.app.bot, running.parts)
+    assert "15 phút" not in desk.emu.transcript(8115)  # not yet
+    clock.advance(minutes=1)
+    since = desk.emu.mark()
+    await deliver_overdue(running.app.bot, running.parts)
+    await desk.emu.wait_activity(8115, since=since)
+    assert "chưa có nhân viên nào trả lời bạn trong 15 phút" in desk.emu.transcript(8115)
+    await deliver_overdue(running.app.bot, running.parts)  # told once only
+    assert desk.emu.transcript(8115).count("trong 15 phút") == 1
+    assert "số điện thoại di động" in await user.presses("g:human:callback")
+    refused = await user.says("12345")
+    assert "không phải là số di động Việt Nam hợp lệ" in refused and "gọi lại" in refused
+    assert "gọi lại cho bạn theo số 0983 847 986" in await user.says("0983847986")
+    conv = await running.parts.service.conversations.load("tg:8115")
+    assert conv is not None and conv.state == "phone"  # the number was not the flow's answer
+    await desk.wait_in_topic(thread, lambda m: "gọi lại theo số" in (m.text or ""))
+    await desk.says(thread, "/queue")
+    await desk.wait_in_topic(thread, lambda m: "cần gọi lại" in (m.text or ""))

@@ -24,7 +24,9 @@ from telegram.error import BadRequest, RetryAfter, TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes, ExtBot
 
 from bot.flows.conversation import Conversation
+from bot.flows import validators
 from bot.flows.events import Button, Event, Reply
+from bot.flows.sanitize import visible
 from bot.handlers.render import send_replies
 from bot.helpdesk import card
 from bot.helpdesk.desk import HelpDesk
@@ -67,18 +69,27 @@ async def citizen_gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         return
     key = f"tg:{user.id}"
     query = update.callback_query
-    if query is not None and query.data in ("g:human", "g:human:cancel"):
+    if query is not None and query.data in ("g:human", "g:human:cancel", "g:human:callback"):
         await query.answer()
         if query.data == "g:human":
             await _ask_for_person(context.bot, parts, desk, key)
+        elif query.data == "g:human:callback":
+            await _call_back(context.bot, parts, desk, key)
         else:
             await _withdraw(context.bot, parts, desk, key)
         raise ApplicationHandlerStop
     message = update.message
-    if message is None or await desk.helping(key) is None:
+    if message is None:
         return
-    await _relay_to_topic(context.bot, parts, desk, key, message)
-    raise ApplicationHandlerStop  # the flow is paused while a person helps
+    request = await desk.of_user(key)
+    if request is None or not request.is_open:
+        return
+    if request.status == "human":
+        await _relay_to_topic(context.bot, parts, desk, key, message)
+        raise ApplicationHandlerStop  # the flow is paused while a person helps
+    if request.callback == "asking" and message.text and not message.text.startswith("/"):
+        await _take_call_back_phone(context.bot, parts, desk, request, message.text)
+        raise ApplicationHandlerStop
 
 
 async def _citizen_locale(parts: Components, key: str) -> tuple[str, Conversation | None]:
@@ -120,6 +131,66 @@ async def _withdraw(bot: ExtBot[Any], parts: Components, desk: HelpDesk, key: st
     await _post_in_topic(bot, parts, request, "helpdesk.staff.withdrawn")
     await _tell_citizen(bot, parts, key, Reply("helpdesk.withdrawn"))
     await _resume(bot, parts, key)
+
+
+async def _call_back(bot: ExtBot[Any], parts: Components, desk: HelpDesk, key: str) -> None:
+    """The citizen would rather be called: the draft's phone, or one they type next."""
+    request = await desk.of_user(key)
+    if request is None or not request.is_open:
+        await _tell_citizen(bot, parts, key, Reply("helpdesk.nothing_open"))
+        return
+    _, conv = await _citizen_locale(parts, key)
+    phone = conv.answers.get("phone") if conv is not None else None
+    if phone:
+        await _keep_call_back(bot, parts, desk, request, str(phone))
+        return
+    await desk.call_back_asked(request)
+    await _tell_citizen(bot, parts, key, Reply("helpdesk.callback_ask"))
+
+
+async def _take_call_back_phone(
+    bot: ExtBot[Any], parts: Components, desk: HelpDesk, request: HelpRequest, text: str
+) -> None:
+    result = validators.mobile_phone(visible(text))
+    if isinstance(result, validators.Invalid):
+        refusal = Reply(f"err.{result.code}", dict(result.params))
+        await _tell_citizen(bot, parts, request.user_key, refusal, Reply("helpdesk.callback_ask"))
+        return
+    await _keep_call_back(bot, parts, desk, request, result.value)
+
+
+async def _keep_call_back(
+    bot: ExtBot[Any], parts: Components, desk: HelpDesk, request: HelpRequest, phone: str
+) -> None:
+    request = await desk.call_back(request, phone)
+    shown = validators.phone_display(phone)
+    # In full in the topic: staff must be able to dial it, and the citizen gave it for that.
+    await _post_in_topic(bot, parts, request, "helpdesk.staff.callback", {"phone": shown})
+    await _tell_citizen(bot, parts, request.user_key, Reply("helpdesk.callback_set", {"phone": shown}))
+
+
+async def deliver_overdue(bot: ExtBot[Any], parts: Components) -> None:
+    """Citizens nobody answered in time (office hours): the bot, or a call back."""
+    desk = parts.helpdesk
+    if desk is None:
+        return
+    choices = (
+        (Button("g:human:cancel", label_key="btn.human_withdraw"),),
+        (Button("g:human:callback", label_key="btn.human_callback"),),
+    )
+    minutes = int(desk.answer_within.total_seconds() // 60)
+    for request in await desk.overdue():
+        await _post_in_topic(bot, parts, request, "helpdesk.staff.no_answer", {"minutes": minutes})
+        try:
+            late = Reply("helpdesk.no_answer", {"minutes": minutes}, buttons=choices)
+            await _tell_citizen(bot, parts, request.user_key, late)
+        except TelegramError as exc:
+            log.info("could not tell %s: %s", mask_user(request.user_key), exc)
+
+
+async def sweep_helpdesk(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """JobQueue tick: the answer-time check reads the database, so a restart loses none."""
+    await deliver_overdue(context.bot, _parts(context))
 
 
 async def _relay_to_topic(
@@ -434,7 +505,9 @@ async def _queue(
             {
                 "reference": r.reference,
                 "minutes": minutes,
-                "status": text(lang, f"helpdesk.status.{r.status}"),
+                "status": text(
+                    lang, "helpdesk.status.callback" if r.callback == "set" else f"helpdesk.status.{r.status}"
+                ),
             },
         )
         for r, minutes in await desk.queue()

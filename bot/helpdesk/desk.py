@@ -57,7 +57,12 @@ class HelpDesk:
             await self.requests.save(request, now.isoformat())
         elif not request.is_open:
             request = dataclasses.replace(
-                request, status="waiting", requested_at=now.isoformat(), taken_by=None
+                request,
+                status="waiting",
+                requested_at=now.isoformat(),
+                taken_by=None,
+                told_at=None,
+                callback="",
             )
             await self.requests.save(request, now.isoformat())
         waiting = await self.requests.open_since()
@@ -101,6 +106,31 @@ class HelpDesk:
             (r, int((now - datetime.fromisoformat(r.requested_at)).total_seconds() // 60))
             for r in await self.requests.open_since()
         ]
+
+    async def overdue(self) -> list[HelpRequest]:
+        """Waiting requests nobody answered within ``answer_within`` of office time, each
+        returned once (marked told): the citizen is offered the bot or a call back."""
+        now = self.clock()
+        if not self.hours.is_open(now):
+            return []
+        due = []
+        for request in await self.requests.open_since():
+            if request.status != "waiting" or request.told_at or request.callback:
+                continue
+            asked = datetime.fromisoformat(request.requested_at)
+            if now >= self.hours.next_opening(asked) + self.answer_within:
+                due.append(await self._set(request, told_at=now.isoformat()))
+        return due
+
+    async def call_back_asked(self, request: HelpRequest) -> HelpRequest:
+        """The citizen wants a call and has no phone in the draft: the next text is one."""
+        return await self._set(request, callback="asking")
+
+    async def call_back(self, request: HelpRequest, phone: str) -> HelpRequest:
+        """Marked "call back", still in the queue, with the number kept sealed."""
+        request = await self._set(request, callback="set")
+        await self.requests.keep_phone(request.user_key, phone)
+        return request
 
     async def audit(
         self, staff_id: int, action: str, request: HelpRequest | None, detail: str = ""
