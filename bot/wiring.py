@@ -27,8 +27,8 @@ from bot.submission import SubmissionWorker
 from storage.at_rest import seal_rows_stored_in_clear
 from storage.conversations import ConversationStore
 from storage.db import Database
-from storage.helpdesk import HelpRequests
 from storage.declarations import DeclarationStore
+from storage.helpdesk import HelpRequests
 from storage.keyring import derive, load_data_key
 from storage.notices import UserNotices
 from storage.outbox import DevOutbox

@@ -66,20 +66,22 @@ class HelpRequests:
 
     async def of_user(self, user_key: str) -> HelpRequest | None:
         rows = await self.db.fetch(
-            f"SELECT {_COLUMNS} FROM helpdesk_requests WHERE user_key = ?", (user_key,)
+            f"SELECT {_COLUMNS} FROM helpdesk_requests WHERE user_key = ?",  # noqa: S608
+            (user_key,),
         )
         return _request(rows[0]) if rows else None
 
     async def of_thread(self, thread_id: int) -> HelpRequest | None:
         rows = await self.db.fetch(
-            f"SELECT {_COLUMNS} FROM helpdesk_requests WHERE thread_id = ?", (thread_id,)
+            f"SELECT {_COLUMNS} FROM helpdesk_requests WHERE thread_id = ?",  # noqa: S608
+            (thread_id,),
         )
         return _request(rows[0]) if rows else None
 
     async def open_since(self) -> list[HelpRequest]:
         """Open requests, the longest waiting first."""
         rows = await self.db.fetch(
-            f"SELECT {_COLUMNS} FROM helpdesk_requests WHERE status IN (?, ?) "
+            f"SELECT {_COLUMNS} FROM helpdesk_requests WHERE status IN (?, ?) "  # noqa: S608
             "ORDER BY requested_at, reference",
             OPEN,
         )

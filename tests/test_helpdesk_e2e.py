@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from bot.handlers.helpdesk import deliver_overdue
-
 from tests.conftest import FakeClock
 from tests.emulator import BotApiEmulator, SentMessage
 from tests.story import TYPED_UNTIL_PHONE
@@ -48,10 +47,8 @@ class Desk:
         self.emu.send_group_text(STAFF_CHAT, by, text, message_thread_id=thread)
         await self.emu.wait_for(lambda: self.emu.pending_updates == 0, what="update taken")
         # The bot answers somewhere (the topic, the citizen) or, for an outsider, nowhere.
-        try:
+        with suppress(TimeoutError):
             await self.emu.wait_activity(STAFF_CHAT, since=since, timeout=1.5)
-        except TimeoutError:
-            pass
 
     async def citizen_writes(self, user_id: int, thread: int, text: str) -> None:
         """A citizen being helped writes: the words reach the topic, the bot says nothing."""
@@ -124,10 +121,13 @@ async def test_a_citizen_asks_for_a_person_and_staff_see_a_masked_topic_and_card
     for secret in ("001099012345", "0312345678", "Nguyễn Văn An", "Lạch Tray"):
         assert secret not in card.text and secret not in name
     assert "*********345" in card.text  # the ID number, masked
-    assert any(c.params.get("message_id") == card.message_id for c in desk.emu.calls("pinChatMessage"))
+    pinned = [c.params.get("message_id") for c in desk.emu.calls("pinChatMessage")]
+    assert card.message_id in pinned
 
 
-async def test_without_a_staff_chat_help_lists_the_hotlines_only(telegram: Running) -> None:
+async def test_without_a_staff_chat_help_lists_the_hotlines_only(
+    telegram: Running,  # noqa: F811 (the imported fixture)
+) -> None:
     user = telegram.user(8102)
     answer = await user.command("help")
     assert "1900 9068" in answer
@@ -284,7 +284,8 @@ async def test_set_refuses_an_invalid_value_and_takes_a_valid_one_without_moving
     await desk.emu.wait_for(lambda: "đã sửa" in (desk.emu.last_message(8112).text or ""))
     conv = await running.parts.service.conversations.load("tg:8112")
     assert conv is not None
-    assert conv.answers["street"] == "Số 7 Lạch Tray" and conv.answers["id_number"] == "001099012345"
+    assert conv.answers["street"] == "Số 7 Lạch Tray"
+    assert conv.answers["id_number"] == "001099012345"
     assert conv.state == "phone"
     assert "/set" not in desk.emu.transcript(8112)  # commands are never relayed
     assert [(a, d) for a, d in _audit_details(running) if a.startswith("set")] == [
@@ -317,7 +318,8 @@ async def test_resolve_closes_the_topic_and_closing_it_in_telegram_does_the_same
 
 def _audit_details(running: Running) -> list[tuple[str, str]]:
     with sqlite3.connect(running.parts.settings.database_path) as db:
-        return [(str(a), str(d)) for a, d in db.execute("SELECT action, detail FROM helpdesk_audit")]
+        rows = db.execute("SELECT action, detail FROM helpdesk_audit")
+        return [(str(a), str(d)) for a, d in rows]
 
 
 async def test_nobody_answering_in_time_offers_the_bot_or_a_call_back(

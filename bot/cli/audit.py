@@ -33,7 +33,8 @@ def run(args: argparse.Namespace) -> int:
 def format_entry(entry: AuditEntry) -> str:
     when = entry.at[:19].replace("T", " ") + "Z"
     detail = f"  {entry.detail}" if entry.detail else ""
-    return printable(f"{when}  staff {entry.staff_id:<12} {entry.action:<9} {entry.reference}{detail}")
+    who = f"staff {entry.staff_id:<12}"
+    return printable(f"{when}  {who} {entry.action:<9} {entry.reference}{detail}")
 
 
 async def _run(args: argparse.Namespace, settings: Settings) -> int:

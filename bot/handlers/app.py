@@ -68,7 +68,8 @@ def build_application(
     )
     application.add_handler(CallbackQueryHandler(on_private_update))
     if settings.staff_chat_id is not None:
-        _add_helpdesk(application, settings.staff_chat_id, private & (usual | ~filters.StatusUpdate.ALL))
+        citizens = private & (usual | ~filters.StatusUpdate.ALL)
+        _add_helpdesk(application, settings.staff_chat_id, citizens)
     application.add_error_handler(on_error)
     return application
 

@@ -23,8 +23,8 @@ from telegram import Message, Update
 from telegram.error import BadRequest, RetryAfter, TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes, ExtBot
 
-from bot.flows.conversation import Conversation
 from bot.flows import validators
+from bot.flows.conversation import Conversation
 from bot.flows.events import Button, Event, Reply
 from bot.flows.sanitize import visible
 from bot.handlers.render import send_replies
@@ -166,7 +166,8 @@ async def _keep_call_back(
     shown = validators.phone_display(phone)
     # In full in the topic: staff must be able to dial it, and the citizen gave it for that.
     await _post_in_topic(bot, parts, request, "helpdesk.staff.callback", {"phone": shown})
-    await _tell_citizen(bot, parts, request.user_key, Reply("helpdesk.callback_set", {"phone": shown}))
+    kept = Reply("helpdesk.callback_set", {"phone": shown})
+    await _tell_citizen(bot, parts, request.user_key, kept)
 
 
 async def deliver_overdue(bot: ExtBot[Any], parts: Components) -> None:
@@ -505,9 +506,7 @@ async def _queue(
             {
                 "reference": r.reference,
                 "minutes": minutes,
-                "status": text(
-                    lang, "helpdesk.status.callback" if r.callback == "set" else f"helpdesk.status.{r.status}"
-                ),
+                "status": text(lang, f"helpdesk.status.{_queue_status(r)}"),
             },
         )
         for r, minutes in await desk.queue()
@@ -515,6 +514,10 @@ async def _queue(
     await desk.audit(staff_id, "queue", request)
     listing = "\n".join(lines) or text(lang, "helpdesk.card.none")
     await _post_in_topic(bot, parts, request, "helpdesk.staff.queue", {"lines": listing})
+
+
+def _queue_status(request: HelpRequest) -> str:
+    return "callback" if request.callback == "set" else request.status
 
 
 async def _resume(bot: ExtBot[Any], parts: Components, key: str) -> None:

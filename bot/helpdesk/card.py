@@ -10,6 +10,7 @@ from __future__ import annotations
 from bot.flows.conversation import DECLARATION_FIELDS, Conversation
 from bot.masking import mask_email, mask_name, mask_number, mask_phone
 
+
 def masked_value(name: str, value: object) -> str:
     text = str(value)
     if name == "full_name":
