@@ -18,7 +18,7 @@ from bot.helpdesk.hours import DEFAULT_HOURS, OfficeHours
 from bot.wiring import Components, build
 from storage.helpdesk import HelpRequests
 from tests.conftest import FakeClock, make_settings
-from tests.story import Citizen
+from tests.story import TYPED_UNTIL_PHONE, Citizen, photo_bytes
 
 HOURS = OfficeHours.parse(DEFAULT_HOURS)
 
@@ -149,3 +149,15 @@ def test_the_audit_command_lists_staff_actions_by_reference_only(
         f"2026-11-23 03:00:00Z  staff 555001       takeover  {reference}",
     ]
     assert "424242" not in "".join(lines)
+
+
+async def test_a_photo_refused_twice_offers_a_person(citizen: Citizen) -> None:
+    citizen.parts.service.flow.staff_desk = True
+    await citizen.agrees()
+    await citizen.answers_in_turn(*TYPED_UNTIL_PHONE, "0983 847 986")
+    await citizen.presses("email_choice:no")
+    await citizen.sends_photo(photo_bytes(width=100, height=80))  # far too small
+    assert "g:human" not in [b.data for _, b in citizen.buttons()]
+    await citizen.sends_photo(photo_bytes(width=100, height=80))
+    assert [b.data for _, b in citizen.buttons()] == ["g:help", "g:human"]
+    assert await citizen.state() == "portrait"

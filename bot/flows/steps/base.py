@@ -23,6 +23,7 @@ HOTLINE = "1900 9068"
 MAX_MESSAGE = 1000
 PAGE_SIZE = 8
 HELP_AFTER_FAILURES = 3
+PHOTO_HELP_AFTER = 2
 #: Every citizen's command, one a line: in /help and in the answer to an unknown command.
 COMMANDS = Msg("help.commands")
 
@@ -126,7 +127,10 @@ class FlowBase:
         if count >= 2:
             hint_params = getattr(self, f"_hint_{conv.state}", None)  # a hint's examples
             replies.append(Reply(f"hint.{conv.state}", hint_params(conv) if hint_params else {}))
-        if count >= HELP_AFTER_FAILURES:
+        # A refused photo is the likeliest place to be stuck (a camera one cannot fix by
+        # typing again): a person is offered after two, not three.
+        enough = PHOTO_HELP_AFTER if code.startswith("photo_") else HELP_AFTER_FAILURES
+        if count >= enough:
             replies.append(self._help_offer(conv))
         return replies
 
