@@ -3,6 +3,7 @@ HTTP through the Bot API emulator with the real PTB Application."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
@@ -16,7 +17,7 @@ from tests.conftest import FakeClock
 from tests.emulator import BotApiEmulator, SentMessage
 from tests.story import TYPED_UNTIL_PHONE
 from tests.telegram_story import TelegramUser
-from tests.test_telegram_e2e import Running, running_bot, telegram  # noqa: F401 (fixture)
+from tests.test_telegram_e2e import Running, answer_until_review, running_bot, telegram  # noqa: F401 (fixture)
 
 STAFF_CHAT = -1002000000001
 AGENT = 555001  # listed in STAFF_USER_IDS and a member of the staff chat
@@ -347,3 +348,49 @@ async def test_nobody_answering_in_time_offers_the_bot_or_a_call_back(
     await desk.wait_in_topic(thread, lambda m: "gọi lại theo số" in (m.text or ""))
     await desk.says(thread, "/queue")
     await desk.wait_in_topic(thread, lambda m: "cần gọi lại" in (m.text or ""))
+
+
+async def submitted(running: Running, user_id: int, email: str) -> str:
+    """A citizen who sent a declaration; returns its receipt."""
+    user = running.user(user_id)
+    await answer_until_review(user, email)
+    await user.presses("review:confirm")
+    await user.presses("otp:via:email")
+    done = await user.says(await running.code_for(email))
+    found = re.search(r"\d{5}\.GD/2026/\d{3,5}", done)
+    assert found, done
+    return found.group(0)
+
+
+async def test_officers_approve_and_reject_in_the_staff_chat_and_citizens_are_told(
+    staffed: tuple[Running, Desk],
+) -> None:
+    running, desk = staffed
+    first = await submitted(running, 8120, "an@example.com")
+    second = await submitted(running, 8121, "binh@example.com")
+    office = desk.emu.open_topic(STAFF_CHAT, "Duyệt hồ sơ")
+    await desk.says(office, "/approve")
+    await desk.wait_in_topic(office, lambda m: "/review trước" in (m.text or ""))
+    await desk.says(office, "/review", by=OUTSIDER)  # not staff: nothing shown
+    assert not [m for m in desk.in_topic(office) if first in (m.text or "")]
+
+    await desk.says(office, "/review")
+    await desk.wait_in_topic(office, lambda m: first in (m.text or ""))
+    await desk.emu.wait_for(lambda: len([m for m in desk.in_topic(office) if m.kind == "photo"]) == 3)
+    [shown] = [m for m in desk.in_topic(office) if first in (m.text or "")]
+    assert shown.text is not None
+    assert "001099012345" not in shown.text and "*********345" in shown.text
+    await desk.says(office, "/approve")
+    await desk.emu.wait_for(lambda: "đã được cơ quan BHXH duyệt" in desk.emu.transcript(8120))
+    approval = desk.emu.transcript(8120)
+    assert first in approval and "mã số BHXH" in approval and "Google Play" in approval
+
+    await desk.says(office, "/review")
+    await desk.wait_in_topic(office, lambda m: second in (m.text or ""))
+    await desk.says(office, "/reject")
+    await desk.wait_in_topic(office, lambda m: "Cần ghi lý do" in (m.text or ""))
+    await desk.says(office, "/reject Ảnh CCCD bị mờ")
+    await desk.emu.wait_for(lambda: "Ảnh CCCD bị mờ" in desk.emu.transcript(8121))
+    assert "chưa được chấp nhận" in desk.emu.transcript(8121)
+    decided = {(a, d) for a, d in _audit_details(running)}
+    assert {("approved", first), ("rejected", second)} <= decided

@@ -27,6 +27,7 @@ from bot.flows import validators
 from bot.flows.conversation import Conversation
 from bot.flows.events import Button, Event, Reply
 from bot.flows.sanitize import visible
+from bot.handlers import officers
 from bot.handlers.render import send_replies
 from bot.helpdesk import card
 from bot.helpdesk.desk import HelpDesk
@@ -352,20 +353,27 @@ async def on_staff_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     thread_id = message.message_thread_id
     if sender is None or sender.is_bot or not message.is_topic_message or thread_id is None:
         return  # the General topic, another bot, an anonymous admin
-    request = await desk.of_topic(thread_id)
-    if request is None:
-        return
-    if not await is_staff(context.bot, parts, sender.id):
-        log.info("ignored a message of non-staff %s in a topic", mask_user(str(sender.id)))
-        return
+    command = _command(message)
     bot = context.bot
+    if command in officers.COMMANDS:  # in any topic: officers may keep one of their own
+        if await _authorised(bot, parts, sender.id):
+            reviewing: officers.Reviewing = context.application.bot_data.setdefault(
+                "reviewing", {}
+            )
+            place = (thread_id, sender.id)
+            await officers.officer_command(
+                bot, parts, desk, reviewing, place, command or "", message.text or ""
+            )
+        return
+    request = await desk.of_topic(thread_id)
+    if request is None or not await _authorised(bot, parts, sender.id):
+        return
     if message.forum_topic_closed is not None:
         await _resolve(bot, parts, desk, request, sender.id, close=False)
         return
     if message.forum_topic_reopened is not None:
         await desk.audit(sender.id, "reopen", request)
         return
-    command = _command(message)
     if command is None:
         await _staff_reply(bot, parts, desk, request, sender.id, message)
     elif command == "takeover":
@@ -380,6 +388,13 @@ async def on_staff_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -
         await _set(bot, parts, desk, request, sender.id, message.text or "")
     else:
         await _post_in_topic(bot, parts, request, "helpdesk.staff.unknown_command")
+
+
+async def _authorised(bot: ExtBot[Any], parts: Components, user_id: int) -> bool:
+    if await is_staff(bot, parts, user_id):
+        return True
+    log.info("ignored a message of non-staff %s in a topic", mask_user(str(user_id)))
+    return False
 
 
 def _command(message: Message) -> str | None:
