@@ -376,7 +376,7 @@ async def test_officers_approve_and_reject_in_the_staff_chat_and_citizens_are_to
 
     await desk.says(office, "/review")
     await desk.wait_in_topic(office, lambda m: first in (m.text or ""))
-    await desk.emu.wait_for(lambda: len([m for m in desk.in_topic(office) if m.kind == "photo"]) == 3)
+    await desk.emu.wait_for(lambda: [m.kind for m in desk.in_topic(office)].count("photo") == 3)
     [shown] = [m for m in desk.in_topic(office) if first in (m.text or "")]
     assert shown.text is not None
     assert "001099012345" not in shown.text and "*********345" in shown.text
