@@ -217,6 +217,7 @@ MIGRATIONS: tuple[str, ...] = (
     # its forum topic in the staff chat, and an append-only audit of every staff action.
     # ``told_at``: the citizen was told nobody answered in time; ``callback``: '' | 'asking'
     # | 'set', with the phone to call back sealed (storage/vault.py) in ``callback_phone``.
+    # ``helpdesk_messages``: which copy is which message, to mirror replies and edits.
     """
     CREATE TABLE helpdesk_requests (
         user_key      TEXT PRIMARY KEY,
@@ -239,6 +240,13 @@ MIGRATIONS: tuple[str, ...] = (
         reference  TEXT NOT NULL,
         detail     TEXT NOT NULL DEFAULT ''
     );
+    CREATE TABLE helpdesk_messages (
+        user_key            TEXT NOT NULL,
+        citizen_message_id  INTEGER NOT NULL,
+        staff_message_id    INTEGER NOT NULL,
+        PRIMARY KEY (user_key, citizen_message_id)
+    );
+    CREATE UNIQUE INDEX helpdesk_messages_by_staff ON helpdesk_messages(staff_message_id);
     """,
 )
 

@@ -128,6 +128,34 @@ class HelpRequests:
     async def forget(self, user_key: str) -> None:
         """/deletemydata: the request goes; the audit keeps only the random reference."""
         await self.db.write("DELETE FROM helpdesk_requests WHERE user_key = ?", (user_key,))
+        await self.db.write("DELETE FROM helpdesk_messages WHERE user_key = ?", (user_key,))
+
+    async def link(self, user_key: str, citizen_message_id: int, staff_message_id: int) -> None:
+        """A message and its copy on the other side (either way round)."""
+        await self.db.write(
+            "INSERT OR REPLACE INTO helpdesk_messages (user_key, citizen_message_id, "
+            "staff_message_id) VALUES (?, ?, ?)",
+            (user_key, citizen_message_id, staff_message_id),
+        )
+
+    async def in_topic(self, user_key: str, citizen_message_id: int) -> int | None:
+        """The staff-chat side of a message of the citizen's chat."""
+        rows = await self.db.fetch(
+            "SELECT staff_message_id FROM helpdesk_messages "
+            "WHERE user_key = ? AND citizen_message_id = ?",
+            (user_key, citizen_message_id),
+        )
+        return int(rows[0][0]) if rows else None
+
+    async def in_chat(self, user_key: str, staff_message_id: int) -> int | None:
+        """The citizen's-chat side of a staff-chat message, if it belongs to this citizen
+        (a reply can never point into another citizen's chat)."""
+        rows = await self.db.fetch(
+            "SELECT citizen_message_id FROM helpdesk_messages "
+            "WHERE user_key = ? AND staff_message_id = ?",
+            (user_key, staff_message_id),
+        )
+        return int(rows[0][0]) if rows else None
 
     async def audit(self, entry: AuditEntry) -> None:
         await self.db.write(

@@ -394,3 +394,39 @@ async def test_officers_approve_and_reject_in_the_staff_chat_and_citizens_are_to
     assert "chưa được chấp nhận" in desk.emu.transcript(8121)
     decided = {(a, d) for a, d in _audit_details(running)}
     assert {("approved", first), ("rejected", second)} <= decided
+
+
+async def test_replies_and_edits_are_mirrored_through_the_message_map(
+    staffed: tuple[Running, Desk],
+) -> None:
+    running, desk = staffed
+    user = await citizen_at_phone_step(running, 8116)
+    thread = desk.topic_of(await asks_for_person(user))
+    await desk.says(thread, "/takeover")
+    await desk.citizen_writes(8116, thread, "Số của tôi là 0983 847 986")
+    [asked] = [m for m in desk.in_topic(thread) if m.text == "Số của tôi là 0983 847 986"]
+    desk.emu.send_group_text(
+        STAFF_CHAT,
+        AGENT,
+        "Số này đúng rồi",
+        message_thread_id=thread,
+        reply_to_message_id=asked.message_id,
+    )
+    await desk.emu.wait_for(lambda: desk.emu.last_message(8116).text == "Số này đúng rồi")
+    answer = desk.emu.last_message(8116)
+    [original] = [m for m in desk.emu.user_messages(8116) if "0983 847 986" in m.get("text", "")]
+    assert answer.reply_to_message_id == original["message_id"]
+
+    [staff_words] = [
+        m for m in desk.emu.user_messages(STAFF_CHAT) if m.get("text") == "Số này đúng rồi"
+    ]
+    desk.emu.send_raw_update(
+        {"edited_message": {**staff_words, "text": "Số này đúng rồi, cảm ơn", "edit_date": 1}}
+    )
+    await desk.emu.wait_for(lambda: desk.emu.last_message(8116).text == "Số này đúng rồi, cảm ơn")
+    desk.emu.send_raw_update(
+        {"edited_message": {**original, "text": "Số của tôi là 0912 345 678", "edit_date": 1}}
+    )
+    await desk.wait_in_topic(thread, lambda m: m.text == "Số của tôi là 0912 345 678")
+    conv = await running.parts.service.conversations.load("tg:8116")
+    assert conv is not None and conv.state == "phone"  # the edit was never an answer

@@ -19,7 +19,7 @@ import asyncio
 import logging
 from typing import Any
 
-from telegram import Message, Update
+from telegram import Message, ReplyParameters, Update
 from telegram.error import BadRequest, RetryAfter, TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes, ExtBot
 
@@ -78,6 +78,14 @@ async def citizen_gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
             await _call_back(context.bot, parts, desk, key)
         else:
             await _withdraw(context.bot, parts, desk, key)
+        raise ApplicationHandlerStop
+    if update.edited_message is not None:
+        helped = await desk.helping(key)
+        if helped is None:
+            return
+        copy = await desk.topic_side(helped, update.edited_message.message_id)
+        if copy is not None:
+            await _mirror_edit(context.bot, _staff_chat(parts), copy, update.edited_message)
         raise ApplicationHandlerStop
     message = update.message
     if message is None:
@@ -204,7 +212,7 @@ async def _relay_to_topic(
     if request.thread_id is None:
         request = await _open_topic(bot, parts, desk, request)
     try:
-        await _copy_into_topic(bot, parts, request, message)
+        await _copy_into_topic(bot, parts, desk, request, message)
     except BadRequest as exc:
         if _THREAD_GONE not in str(exc).lower():
             log.info("could not copy a message of %s: %s", mask_user(key), exc)
@@ -212,18 +220,46 @@ async def _relay_to_topic(
             return
         # Deleted by mistake in the app (Telegram sends no update): a new topic, a new card.
         request = await _open_topic(bot, parts, desk, request, recreate=True)
-        await _copy_into_topic(bot, parts, request, message)
+        await _copy_into_topic(bot, parts, desk, request, message)
 
 
 async def _copy_into_topic(
-    bot: ExtBot[Any], parts: Components, request: HelpRequest, message: Message
+    bot: ExtBot[Any], parts: Components, desk: HelpDesk, request: HelpRequest, message: Message
 ) -> None:
-    await bot.copy_message(
+    replied = message.reply_to_message
+    target = await desk.topic_side(request, replied.message_id) if replied else None
+    copied = await bot.copy_message(
         chat_id=_staff_chat(parts),
         from_chat_id=message.chat_id,
         message_id=message.message_id,
         message_thread_id=request.thread_id,
+        reply_parameters=_replying_to(target),
     )
+    await desk.link(request, message.message_id, copied.message_id)
+
+
+def _replying_to(message_id: int | None) -> ReplyParameters | None:
+    if message_id is None:
+        return None
+    return ReplyParameters(message_id, allow_sending_without_reply=True)
+
+
+async def _mirror_edit(bot: ExtBot[Any], chat_id: int, message_id: int, edited: Message) -> None:
+    """An edit on one side shown on the other: the copy is the bot's own message."""
+    try:
+        if edited.text is not None:
+            await bot.edit_message_text(
+                edited.text, chat_id=chat_id, message_id=message_id, entities=edited.entities
+            )
+        elif edited.caption is not None:
+            await bot.edit_message_caption(
+                chat_id=chat_id,
+                message_id=message_id,
+                caption=edited.caption,
+                caption_entities=edited.caption_entities,
+            )
+    except TelegramError as exc:  # deleted meanwhile, or the same text: nothing to mirror
+        log.info("edit not mirrored: %s", exc)
 
 
 # ----------------------------------------------------------------------------- the topic
@@ -346,14 +382,15 @@ async def is_staff(bot: ExtBot[Any], parts: Components, user_id: int) -> bool:
 async def on_staff_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     parts = _parts(context)
     desk = parts.helpdesk
-    message = update.message
+    message = update.message or update.edited_message
     if desk is None or message is None or message.chat_id != parts.settings.staff_chat_id:
         return
     sender = message.from_user
     thread_id = message.message_thread_id
     if sender is None or sender.is_bot or not message.is_topic_message or thread_id is None:
         return  # the General topic, another bot, an anonymous admin
-    command = _command(message)
+    edited = update.edited_message is not None  # an edited command is not run again
+    command = None if edited else _command(message)
     bot = context.bot
     if command in officers.COMMANDS:  # in any topic: officers may keep one of their own
         if await _authorised(bot, parts, sender.id):
@@ -367,6 +404,12 @@ async def on_staff_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -
         return
     request = await desk.of_topic(thread_id)
     if request is None or not await _authorised(bot, parts, sender.id):
+        return
+    if edited:
+        copy = await desk.chat_side(request, message.message_id)
+        if copy is not None and request.status == "human":
+            await _mirror_edit(bot, _chat_of(request.user_key), copy, message)
+            await desk.audit(sender.id, "edit", request)
         return
     if message.forum_topic_closed is not None:
         await _resolve(bot, parts, desk, request, sender.id, close=False)
@@ -418,16 +461,22 @@ async def _staff_reply(
         return
     if request.status != "human":
         request = await _take_over(bot, parts, desk, request, staff_id)
+    replied = message.reply_to_message
+    # A message in a topic "replies" to the topic's first message when it replies to none.
+    answered = replied if replied is not None and replied.message_id != request.thread_id else None
+    target = await desk.chat_side(request, answered.message_id) if answered else None
     try:
-        await bot.copy_message(
+        copied = await bot.copy_message(
             chat_id=_chat_of(request.user_key),
             from_chat_id=message.chat_id,
             message_id=message.message_id,
+            reply_parameters=_replying_to(target),
         )
     except TelegramError as exc:
         log.info("could not reach %s: %s", mask_user(request.user_key), exc)
         await _post_in_topic(bot, parts, request, "helpdesk.staff.not_delivered")
         return
+    await desk.link(request, copied.message_id, message.message_id)
     await desk.audit(staff_id, "reply", request)
 
 

@@ -107,6 +107,15 @@ class HelpDesk:
             for r in await self.requests.open_since()
         ]
 
+    async def link(self, request: HelpRequest, citizen_side: int, staff_side: int) -> None:
+        await self.requests.link(request.user_key, citizen_side, staff_side)
+
+    async def topic_side(self, request: HelpRequest, citizen_side: int) -> int | None:
+        return await self.requests.in_topic(request.user_key, citizen_side)
+
+    async def chat_side(self, request: HelpRequest, staff_side: int) -> int | None:
+        return await self.requests.in_chat(request.user_key, staff_side)
+
     async def overdue(self) -> list[HelpRequest]:
         """Waiting requests nobody answered within ``answer_within`` of office time, each
         returned once (marked told): the citizen is offered the bot or a call back."""
