@@ -25,7 +25,7 @@ from bot.declaration_pdf import agency_info, declaration_filename
 from bot.flows import autofill, otp, reminders
 from bot.flows.conversation import Conversation
 from bot.flows.effects import Discard, EraseUser, LockAddress, SendCode, Submit
-from bot.flows.events import Event, Msg, Reply
+from bot.flows.events import Button, Event, Msg, Reply
 from bot.flows.otp import Channel
 from bot.flows.photos import PhotoProblem
 from bot.flows.registration import RegistrationFlow
@@ -185,10 +185,27 @@ class RegistrationService:
         # Code-entry locks follow the address, not the conversation: the flow is told of them.
         if locks := await self.otp_locks.active(self.flow.code_destinations(conv), now):
             event = dataclasses.replace(event, otp_locks=locks)
+        if event.kind == "choice" and event.choice.startswith("g:fix:"):
+            replies = await self._reopen(conv, event.choice.removeprefix("g:fix:"), now)
+            return await self._finish(conv, replies, had_consent, now)
         replies = self.flow.handle(conv, event, now)
         if event.kind == "command" and event.command == "status":
             replies += await self._declarations_status(conv.user_key)
         return await self._finish(conv, replies, had_consent, now, indexing)
+
+    async def _reopen(self, conv: Conversation, receipt: str, now: datetime) -> list[Reply]:
+        """«Correct and send again» under a rejection: only the citizen's own declaration,
+        still holding its data, and only when no other draft is under way."""
+        found = await self.declarations.by_receipt(receipt)
+        if (
+            found is None
+            or found.user_key != conv.user_key
+            or found.status != "rejected"
+            or not found.data
+            or conv.state != "done"
+        ):
+            return [Reply("fix.unavailable", {"receipt": receipt})]
+        return self.flow.reopen(conv, found.data, receipt, now)
 
     async def _finish(
         self,
@@ -316,7 +333,10 @@ class RegistrationService:
         for pending in await self.reviews.notices.pending(user_key=only):
             params = dict(pending.params)
             locale = str(params.pop("locale", self.default_locale))
-            replies = [Reply(pending.key, params)]
+            buttons: tuple[tuple[Button, ...], ...] = ()
+            if pending.key == "decision.rejected":  # correct it here, same receipt
+                buttons = ((Button(f"g:fix:{params['receipt']}", label_key="btn.fix"),),)
+            replies = [Reply(pending.key, params, buttons=buttons)]
             found.append(Notice(pending.user_key, locale, replies, pending.id))
         return found
 
@@ -445,7 +465,7 @@ class RegistrationService:
     async def _submit(self, conv: Conversation, now: datetime) -> list[Reply]:
         answers = conv.answers
         data = {
-            **{k: v for k, v in answers.items() if k != "draft_id"},
+            **{k: v for k, v in answers.items() if k not in ("draft_id", "resubmit_of")},
             "consent": conv.consent,
             "locale": conv.locale,
         }
@@ -456,6 +476,7 @@ class RegistrationService:
             data,
             now,
             destinations=self.destinations,
+            again=answers.get("resubmit_of"),
         )
         log.info("declaration %s submitted by %s", receipt, mask_user(conv.user_key))
         await self.retention.after_submit(conv, data, now)

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from bot.__main__ import main
 from bot.flows.conversation import Conversation
+from bot.flows.events import Event
 from bot.helpdesk import card
 from bot.helpdesk.desk import HelpDesk
 from bot.helpdesk.hours import DEFAULT_HOURS, OfficeHours
@@ -161,3 +162,12 @@ async def test_a_photo_refused_twice_offers_a_person(citizen: Citizen) -> None:
     await citizen.sends_photo(photo_bytes(width=100, height=80))
     assert [b.data for _, b in citizen.buttons()] == ["g:help", "g:human"]
     assert await citizen.state() == "portrait"
+
+
+async def test_nobody_can_reopen_a_declaration_that_is_not_their_own_rejected_one(
+    citizen: Citizen,
+) -> None:
+    await citizen.agrees()
+    await citizen.send(Event.pressed("g:fix:00001.GD/2026/03102"))
+    assert citizen.keys == ["fix.unavailable"]
+    assert await citizen.state() == "bhxh_code"

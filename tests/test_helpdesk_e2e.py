@@ -15,7 +15,7 @@ import pytest
 from bot.handlers.helpdesk import deliver_overdue
 from tests.conftest import FakeClock
 from tests.emulator import BotApiEmulator, SentMessage
-from tests.story import TYPED_UNTIL_PHONE
+from tests.story import TYPED_UNTIL_PHONE, photo_bytes
 from tests.telegram_story import TelegramUser
 from tests.test_telegram_e2e import Running, answer_until_review, running_bot, telegram  # noqa: F401 (fixture)
 
@@ -430,3 +430,37 @@ async def test_replies_and_edits_are_mirrored_through_the_message_map(
     await desk.wait_in_topic(thread, lambda m: m.text == "Số của tôi là 0912 345 678")
     conv = await running.parts.service.conversations.load("tg:8116")
     assert conv is not None and conv.state == "phone"  # the edit was never an answer
+
+
+async def test_a_rejected_declaration_corrected_in_the_chat_keeps_its_receipt(
+    staffed: tuple[Running, Desk], clock: FakeClock
+) -> None:
+    running, desk = staffed
+    receipt = await submitted(running, 8122, "chi@example.com")
+    office = desk.emu.open_topic(STAFF_CHAT, "Duyệt hồ sơ")
+    await desk.says(office, "/review")
+    await desk.says(office, "/reject Ảnh chân dung bị mờ")
+    await desk.emu.wait_for(lambda: "Ảnh chân dung bị mờ" in desk.emu.transcript(8122))
+    user = running.user(8122)
+    again = await user.presses("g:fix:")
+    assert receipt in again and "gửi lại ảnh" in again
+    await user.sends_photo(photo_bytes(seed=4))
+    await user.sends_file(photo_bytes(fmt="PNG", seed=5), "mat-truoc.png", "image/png")
+    await user.sends_photo(photo_bytes(seed=6))
+    await user.presses("agency:pick:")
+    assert "Kiểm tra lại tờ khai" in user.text and "Phường Gia Viên" in user.text
+    await user.presses("review:confirm")
+    clock.advance(minutes=10)  # the officer's decision came later than one minute
+    await user.presses("otp:via:email")
+    done = await user.says(await running.code_for("chi@example.com"))
+    assert receipt in done, done
+    [declaration] = await running.parts.service.declarations.for_user("tg:8122")
+    assert (declaration.receipt, declaration.status) == (receipt, "submitted")
+    await desk.says(office, "/review")
+    heading = f"📄 Tờ khai {receipt}"
+
+
+    def reviews_shown() -> int:
+        return sum((m.text or "").startswith(heading) for m in desk.in_topic(office))
+
+    await desk.emu.wait_for(lambda: reviews_shown() == 2)  # rejected, corrected, queued again

@@ -174,6 +174,8 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "verified", "source": "otp", "dest": "submitting"},
     {"trigger": "submitted", "source": "submitting", "dest": "done"},
     {"trigger": "restart", "source": ["done", "cancelled"], "dest": "bhxh_code"},
+    # A rejected declaration corrected in the chat: its photos went with the decision.
+    {"trigger": "fix", "source": "done", "dest": "portrait"},
     {"trigger": "cancel", "source": "*", "dest": "cancelled"},
 ]
 
