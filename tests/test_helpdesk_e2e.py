@@ -464,3 +464,20 @@ async def test_a_rejected_declaration_corrected_in_the_chat_keeps_its_receipt(
         return sum((m.text or "").startswith(heading) for m in desk.in_topic(office))
 
     await desk.emu.wait_for(lambda: reviews_shown() == 2)  # rejected, corrected, queued again
+
+
+async def test_a_message_telegram_cannot_copy_leaves_a_clear_note_in_the_topic(
+    staffed: tuple[Running, Desk],
+) -> None:
+    running, desk = staffed
+    user = await citizen_at_phone_step(running, 8117)
+    thread = desk.topic_of(await asks_for_person(user))
+    await desk.says(thread, "/takeover")
+    desk.emu.fail_next(
+        "copyMessage",
+        error_code=400,
+        description="Bad Request: message can't be copied",
+        chat_id=STAFF_CHAT,
+    )
+    desk.emu.send_sticker(8117)
+    await desk.wait_in_topic(thread, lambda m: "không sao chép được" in (m.text or ""))
