@@ -315,6 +315,10 @@ async def test_resolve_closes_the_topic_and_closing_it_in_telegram_does_the_same
     desk.emu.close_topic(STAFF_CHAT, two, by_user_id=AGENT)
     await desk.emu.wait_for(lambda: "đã được đóng" in desk.emu.transcript(8114))
     assert "Bước 6/10 – Email" in await second.shares_phone("+84983847986")
+    desk.emu.reopen_topic(STAFF_CHAT, two, by_user_id=AGENT)
+    await desk.wait_in_topic(two, lambda m: "mở lại" in (m.text or ""))
+    await desk.says(two, "Chị cần giúp gì thêm không?")  # a reply takes it over again
+    await desk.emu.wait_for(lambda: "Chị cần giúp gì thêm không?" in desk.emu.transcript(8114))
 
 
 def _audit_details(running: Running) -> list[tuple[str, str]]:

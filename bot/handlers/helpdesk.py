@@ -415,7 +415,9 @@ async def on_staff_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -
         await _resolve(bot, parts, desk, request, sender.id, close=False)
         return
     if message.forum_topic_reopened is not None:
+        request = await desk.reopen(request)
         await desk.audit(sender.id, "reopen", request)
+        await _post_in_topic(bot, parts, request, "helpdesk.staff.reopened")
         return
     if command is None:
         await _staff_reply(bot, parts, desk, request, sender.id, message)

@@ -99,6 +99,12 @@ class HelpDesk:
     async def resolve(self, request: HelpRequest) -> HelpRequest:
         return await self._set(request, status="resolved")
 
+    async def reopen(self, request: HelpRequest) -> HelpRequest:
+        """Staff reopened the topic: the request is open again (a reply takes it over)."""
+        if request.is_open:
+            return request
+        return await self._set(request, status="waiting", taken_by=None, told_at=None)
+
     async def queue(self) -> list[tuple[HelpRequest, int]]:
         """Open requests with the minutes each has waited, the longest first."""
         now = self.clock()
