@@ -23,6 +23,7 @@ from typing import Any
 from bot.flows.conversation import CONTACT_FIELDS, PHOTO_FIELDS, Conversation
 from storage.conversations import ConversationStore
 from storage.declarations import DeclarationStore, StoredDeclaration
+from storage.helpdesk import HelpRequests
 from storage.notices import UserNotices
 from storage.otp_sends import OtpSends
 from storage.outbox import DevOutbox
@@ -63,6 +64,7 @@ class Retention:
         self.otp_sends = OtpSends(db)
         self.outbox = DevOutbox(db)
         self.notices = UserNotices(db)
+        self.help_requests = HelpRequests(db)
 
     async def after_submit(self, conv: Conversation, data: dict[str, Any], now: datetime) -> None:
         """The declaration ``data`` is stored: delete the photos no declaration uses (those
@@ -82,6 +84,7 @@ class Retention:
         holding = any(d.data for d in kept)  # personal data the agency still holds
         await self.conversations.erase_traces(conv.user_key, keep_consents=holding)
         await self.notices.forget(conv.user_key, keep_pending=bool(kept))
+        await self.help_requests.forget(conv.user_key)  # the audit keeps its reference only
         # Gone from the files too: the write-ahead log still holds the rows' earlier
         # versions until it is copied back and cut (``secure_delete`` overwrites the pages).
         await self.conversations.db.forget()

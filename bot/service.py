@@ -29,6 +29,7 @@ from bot.flows.events import Button, Event, Msg, Reply
 from bot.flows.otp import Channel
 from bot.flows.photos import PhotoProblem
 from bot.flows.registration import RegistrationFlow
+from bot.flows.sanitize import visible
 from bot.flows.steps.base import HOTLINE
 from bot.i18n import Translator
 from bot.masking import mask_email, mask_phone, mask_user
@@ -184,10 +185,27 @@ class RegistrationService:
         # Code-entry locks follow the address, not the conversation: the flow is told of them.
         if locks := await self.otp_locks.active(self.flow.code_destinations(conv), now):
             event = dataclasses.replace(event, otp_locks=locks)
+        if event.kind == "choice" and event.choice.startswith("g:fix:"):
+            replies = await self._reopen(conv, event.choice.removeprefix("g:fix:"), now)
+            return await self._finish(conv, replies, had_consent, now)
         replies = self.flow.handle(conv, event, now)
         if event.kind == "command" and event.command == "status":
             replies += await self._declarations_status(conv.user_key)
         return await self._finish(conv, replies, had_consent, now, indexing)
+
+    async def _reopen(self, conv: Conversation, receipt: str, now: datetime) -> list[Reply]:
+        """«Correct and send again» under a rejection: only the citizen's own declaration,
+        still holding its data, and only when no other draft is under way."""
+        found = await self.declarations.by_receipt(receipt)
+        if (
+            found is None
+            or found.user_key != conv.user_key
+            or found.status != "rejected"
+            or not found.data
+            or conv.state != "done"
+        ):
+            return [Reply("fix.unavailable", {"receipt": receipt})]
+        return self.flow.reopen(conv, found.data, receipt, now)
 
     async def _finish(
         self,
@@ -219,6 +237,20 @@ class RegistrationService:
         # wait for it. It was made after the answer it follows was delivered.
         if deliver is not None:
             await deliver(Outcome(locale, replies, background=True))
+
+    async def correct(self, user_key: str, name: str, text: str) -> tuple[bool, Reply]:
+        """Support staff's /set, under the user's lock like any event: validated as the
+        citizen's own answer would be, stored if valid; the step does not move."""
+        async with self._lock(user_key):
+            now = self.clock()
+            conv = await self.conversations.load(user_key)
+            if conv is None:
+                conv = Conversation(user_key=user_key, locale=self.default_locale)
+            reply = self.flow.correct(conv, name, visible(text), now)
+            if reply.key != "note.corrected":
+                return False, reply
+            await self._persist(conv, True, now)
+            return True, reply
 
     async def drain(self) -> None:
         """Wait for what is still being sent after an answer (the PDF after a receipt)."""
@@ -313,7 +345,10 @@ class RegistrationService:
         for pending in await self.reviews.notices.pending(user_key=only):
             params = dict(pending.params)
             locale = str(params.pop("locale", self.default_locale))
-            replies = [Reply(pending.key, params)]
+            buttons: tuple[tuple[Button, ...], ...] = ()
+            if pending.key == "decision.rejected":  # correct it here, same receipt
+                buttons = ((Button(f"g:fix:{params['receipt']}", label_key="btn.fix"),),)
+            replies = [Reply(pending.key, params, buttons=buttons)]
             found.append(Notice(pending.user_key, locale, replies, pending.id))
         return found
 
@@ -474,7 +509,7 @@ class RegistrationService:
     async def _submit(self, conv: Conversation, now: datetime) -> list[Reply]:
         answers = conv.answers
         data = {
-            **{k: v for k, v in answers.items() if k != "draft_id"},
+            **{k: v for k, v in answers.items() if k not in ("draft_id", "resubmit_of")},
             "consent": conv.consent,
             "locale": conv.locale,
         }
@@ -486,6 +521,7 @@ class RegistrationService:
                 data,
                 now,
                 destinations=self.destinations,
+                again=answers.get("resubmit_of"),
             )
         except AlreadyPending as held:  # stored meanwhile, from another conversation
             return self._already_pending(conv, held.pending)

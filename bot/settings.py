@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.helpdesk.hours import DEFAULT_HOURS, OfficeHours
+
 
 class Settings(BaseSettings):
     """Names are the environment variables, case-insensitive."""
@@ -31,8 +33,15 @@ class Settings(BaseSettings):
     smtp_tls: Literal["starttls", "tls", "none"] = "starttls"
     sms_gateway_url: str | None = None
     submission_url: str | None = None
+    #: The staff supergroup (forum topics on) where support staff answer citizens; without
+    #: it the help button lists the hotlines only.
     staff_chat_id: int | None = None
+    #: Telegram ids of support staff, comma-separated; they must also be members of the chat.
     staff_user_ids: str = ""
+    #: When a person answers, in Vietnam time (``bot.helpdesk.hours``).
+    staff_hours: str = DEFAULT_HOURS
+    #: Minutes a citizen waits in office hours before being offered the bot or a call back.
+    staff_answer_minutes: int = Field(default=15, ge=1)
     bot_default_locale: Literal["vi", "en"] = "vi"
     #: Background messages (reminders, decisions, the PDF after a receipt) a second, out of
     #: Telegram's ~30 for the whole bot; replies to people typing always go first. A third:
@@ -52,6 +61,12 @@ class Settings(BaseSettings):
         if text in ("false", "no", "off", "0"):
             return "none"
         return text
+
+    @field_validator("staff_hours")
+    @classmethod
+    def _hours_readable(cls, value: str) -> str:
+        OfficeHours.parse(value)  # refused at start-up, not at a citizen's first request
+        return value
 
     @property
     def api_root(self) -> str:

@@ -15,6 +15,8 @@ from bot.cpu_worker import CpuWorker
 from bot.flows.places import catalogue
 from bot.flows.registration import RegistrationFlow
 from bot.flows.validators import mobile_phone
+from bot.helpdesk.desk import HelpDesk
+from bot.helpdesk.hours import OfficeHours
 from bot.i18n import Translator
 from bot.live_agencies import LiveAgencies
 from bot.notify import Notifier
@@ -26,6 +28,7 @@ from storage.at_rest import seal_rows_stored_in_clear
 from storage.conversations import ConversationStore
 from storage.db import Database
 from storage.declarations import DeclarationStore
+from storage.helpdesk import HelpRequests
 from storage.keyring import derive, load_data_key
 from storage.notices import UserNotices
 from storage.outbox import DevOutbox
@@ -47,6 +50,8 @@ class Components:
     outbox: DevOutbox
     worker: SubmissionWorker
     reviews: Reviews
+    #: ``None`` without a staff chat: help then lists the hotlines only.
+    helpdesk: HelpDesk | None = None
 
     @asynccontextmanager
     async def delivering(self, interval: float = 5.0) -> AsyncIterator[None]:
@@ -151,4 +156,13 @@ async def _assemble(settings: Settings, clock: Clock, db: Database, key: bytes) 
         cpu=cpu,
         retention=timedelta(days=settings.retention_days),
     )
-    return Components(settings, db, service, translator, outbox, worker, reviews)
+    helpdesk = None
+    if settings.staff_chat_id is not None:
+        flow.staff_desk = True
+        helpdesk = HelpDesk(
+            HelpRequests(db),
+            OfficeHours.parse(settings.staff_hours),
+            timedelta(minutes=settings.staff_answer_minutes),
+            clock,
+        )
+    return Components(settings, db, service, translator, outbox, worker, reviews, helpdesk)

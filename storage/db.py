@@ -213,6 +213,41 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE dev_outbox ADD COLUMN recipient_key TEXT;
     CREATE INDEX dev_outbox_by_recipient ON dev_outbox(recipient_key);
     """,
+    # 13 — the help desk (bot/helpdesk/): one request per citizen who asked for a person,
+    # its forum topic in the staff chat, and an append-only audit of every staff action.
+    # ``told_at``: the citizen was told nobody answered in time; ``callback``: '' | 'asking'
+    # | 'set', with the phone to call back sealed (storage/vault.py) in ``callback_phone``.
+    # ``helpdesk_messages``: which copy is which message, to mirror replies and edits.
+    """
+    CREATE TABLE helpdesk_requests (
+        user_key      TEXT PRIMARY KEY,
+        reference     TEXT NOT NULL UNIQUE,
+        status        TEXT NOT NULL,
+        thread_id     INTEGER,
+        requested_at  TEXT NOT NULL,
+        taken_by      INTEGER,
+        updated_at    TEXT NOT NULL,
+        told_at       TEXT,
+        callback      TEXT NOT NULL DEFAULT '',
+        callback_phone BLOB
+    );
+    CREATE UNIQUE INDEX helpdesk_by_thread ON helpdesk_requests(thread_id);
+    CREATE TABLE helpdesk_audit (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        at         TEXT NOT NULL,
+        staff_id   INTEGER NOT NULL,
+        action     TEXT NOT NULL,
+        reference  TEXT NOT NULL,
+        detail     TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TABLE helpdesk_messages (
+        user_key            TEXT NOT NULL,
+        citizen_message_id  INTEGER NOT NULL,
+        staff_message_id    INTEGER NOT NULL,
+        PRIMARY KEY (user_key, citizen_message_id)
+    );
+    CREATE UNIQUE INDEX helpdesk_messages_by_staff ON helpdesk_messages(staff_message_id);
+    """,
 )
 
 

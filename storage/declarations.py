@@ -105,12 +105,15 @@ class DeclarationStore:
         now: datetime,
         *,
         destinations: Collection[str] = DEFAULT_DESTINATIONS,
+        again: str | None = None,
     ) -> str:
         """Store the declaration with a new receipt and its outbox items, in one transaction.
 
         ``destinations`` are those configured (``agency_endpoint`` only with a
         ``SUBMISSION_URL``); the review queue is always one, the e-mail copy only when
-        ``data`` has ``wants_email`` and an ``email``.
+        ``data`` has ``wants_email`` and an ``email``. ``again``: the receipt of the
+        citizen's rejected declaration this corrects; it is sent again under that receipt
+        (a new one only if it can no longer be, e.g. purged meanwhile).
         """
         unknown = set(destinations) - set(DESTINATIONS)
         if unknown:
@@ -140,6 +143,22 @@ class DeclarationStore:
                 )
                 if waiting:
                     raise AlreadyPending(_declaration(self.db.vault, waiting[0]))
+            if again is not None:
+                sealed, hashed_code = stored_form(self.db.vault, again, data)
+                resent = list(
+                    await conn.execute_fetchall(
+                        "UPDATE declarations SET draft_id = ?, agency_code = ?, data = ?, "
+                        "bhxh_key = ?, submitted_at = ?, status = 'submitted', "
+                        "decided_at = NULL, decision_reason = NULL, decided_by = NULL "
+                        "WHERE receipt = ? AND user_key = ? AND status = 'rejected' "
+                        "AND purged_at IS NULL RETURNING id",
+                        (draft_id, agency_code, sealed, hashed_code, now.isoformat())
+                        + (again, user_key),
+                    )
+                )
+                if resent:
+                    await _queue_deliveries(conn, int(resent[0][0]), wanted, now)
+                    return again
             year = now.astimezone(VIETNAM).year  # 03:00 on 1 January in Hà Nội is the new year
             rows = list(
                 await conn.execute_fetchall(
@@ -166,13 +185,7 @@ class DeclarationStore:
                     ),
                 )
             )
-            declaration_id = int(inserted[0][0])
-            stamp = to_db_time(now)
-            await conn.executemany(
-                "INSERT INTO submission_outbox (declaration_id, destination, idempotency_key, "
-                "next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?)",
-                [(declaration_id, d, str(uuid.uuid4()), stamp, stamp) for d in wanted],
-            )
+            await _queue_deliveries(conn, int(inserted[0][0]), wanted, now)
             return receipt
 
     async def for_user(self, user_key: str) -> list[StoredDeclaration]:
@@ -275,6 +288,24 @@ class DeclarationStore:
 
 
 _COLUMNS = "receipt, agency_code, status, submitted_at, data, decision_reason, user_key"
+
+
+async def _queue_deliveries(
+    conn: aiosqlite.Connection, declaration_id: int, destinations: Collection[str], now: datetime
+) -> None:
+    """One outbox item per destination, each with its own idempotency key. A declaration
+    sent again (``again``) finds its earlier items: they start afresh, as new deliveries
+    (the corrected declaration is another message to the agency)."""
+    stamp = to_db_time(now)
+    await conn.executemany(
+        "INSERT INTO submission_outbox (declaration_id, destination, idempotency_key, "
+        "next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT(declaration_id, destination) DO UPDATE SET status = 'pending', "
+        "attempts = 0, idempotency_key = excluded.idempotency_key, "
+        "next_attempt_at = excluded.next_attempt_at, claimed_by = NULL, "
+        "claimed_until = NULL, last_error = NULL, delivered_at = NULL",
+        [(declaration_id, d, str(uuid.uuid4()), stamp, stamp) for d in destinations],
+    )
 
 
 def _declaration(vault: Vault, row: Any) -> StoredDeclaration:

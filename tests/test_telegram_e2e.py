@@ -51,12 +51,15 @@ async def running_bot(
     *,
     rate_limiter: TelegramBudget | None = None,
     sweeps: bool = True,
+    emulator: BotApiEmulator | None = None,
+    **overrides: object,
 ) -> AsyncIterator[Running]:
     """The real Application polling the emulator; ``sweeps=False`` leaves the reminder sweep
-    to the test (it would otherwise run a second after start)."""
-    async with BotApiEmulator() as emu:
+    to the test (it would otherwise run a second after start). ``overrides`` are settings;
+    ``emulator``, one already running (a restart keeps Telegram's side as it was)."""
+    async with _emulator(emulator) as emu:
         settings = make_settings(
-            tmp_path, telegram_bot_token=emu.token, telegram_api_url=emu.root_url
+            tmp_path, telegram_bot_token=emu.token, telegram_api_url=emu.root_url, **overrides
         )
         parts = await build(settings, clock)
         app = build_application(settings, parts, rate_limiter=rate_limiter)
@@ -81,21 +84,33 @@ async def running_bot(
         assert emu.internal_errors == []
 
 
+@asynccontextmanager
+async def _emulator(running: BotApiEmulator | None) -> AsyncIterator[BotApiEmulator]:
+    if running is not None:
+        yield running
+        return
+    async with BotApiEmulator() as emu:
+        yield emu
+
+
 @pytest.fixture
 async def telegram(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Running]:
     async with running_bot(tmp_path, clock) as running:
         yield running
 
 
-async def answer_until_phone(user: TelegramUser) -> None:
+async def answer_until_phone(user: TelegramUser, bhxh_code: str | None = None) -> None:
+    """``bhxh_code``: the citizen's own, where several citizens submit (one declaration per
+    code may wait at a time)."""
     await user.command("start")
     await user.presses("consent:yes")
-    for answer in TYPED_UNTIL_PHONE:
+    first, *rest = TYPED_UNTIL_PHONE
+    for answer in (bhxh_code or first, *rest):
         await user.says(answer)
 
 
-async def answer_until_review(user: TelegramUser, email: str) -> None:
-    await answer_until_phone(user)
+async def answer_until_review(user: TelegramUser, email: str, bhxh_code: str | None = None) -> None:
+    await answer_until_phone(user, bhxh_code)
     await user.shares_phone("+84983847986")
     await user.presses("email_choice:yes")
     await user.says(email)

@@ -176,6 +176,8 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "held_back", "source": ["otp", "submitting"], "dest": "review"},
     {"trigger": "submitted", "source": "submitting", "dest": "done"},
     {"trigger": "restart", "source": ["done", "cancelled"], "dest": "bhxh_code"},
+    # A rejected declaration corrected in the chat: its photos went with the decision.
+    {"trigger": "fix", "source": "done", "dest": "portrait"},
     {"trigger": "cancel", "source": "*", "dest": "cancelled"},
 ]
 

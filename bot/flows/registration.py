@@ -12,10 +12,11 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime
 from functools import partial
+from typing import Any
 
 from bot.clock import VIETNAM
 from bot.flows import autofill, confirmation, otp, typed_buttons
-from bot.flows.conversation import Conversation
+from bot.flows.conversation import PHOTO_FIELDS, Conversation
 from bot.flows.effects import Discard, EraseUser, Submit, Withdraw
 from bot.flows.events import Button, Event, Msg, ParamValue, Reply
 from bot.flows.machine import attached, fire
@@ -43,6 +44,9 @@ from bot.flows.steps.review import ReviewSteps
 #: taken, and only for a yes/no question or the language choice.
 BUTTON_STEPS = frozenset({"consent", "email_choice", "review", "done"})
 
+
+#: What a stored declaration holds beside the answers (``RegistrationService._submit``).
+_NOT_ANSWERS = ("consent", "locale", "draft_id", "resubmit_of")
 
 class RegistrationFlow(
     ConsentSteps,
@@ -199,6 +203,18 @@ class RegistrationFlow(
             ]
         return [Reply("err.unknown_command", {"command": "/" + command[:30], "commands": COMMANDS})]
 
+    def reopen(
+        self, conv: Conversation, data: dict[str, Any], receipt: str, now: datetime
+    ) -> list[Reply]:
+        """A declaration the agency sent back, to correct and send again under ``receipt``:
+        its answers come back (not its photos: they were deleted with the decision)."""
+        kept = {k: v for k, v in data.items() if k not in (*PHOTO_FIELDS, *_NOT_ANSWERS)}
+        conv.answers = {**kept, "resubmit_of": receipt, "draft_id": None}
+        conv.attempts, conv.listing, conv.otp, conv.receipt = {}, {}, None, None
+        with attached(conv):
+            fire(conv, "fix")
+            return [Reply("fix.start", {"receipt": receipt}), *self.prompt(conv, now)]
+
     def expired(self, conv: Conversation) -> list[Reply]:
         """The draft reached its 10 days: the service deletes it; this is what the user hears."""
         with attached(conv):
@@ -313,6 +329,7 @@ def _remember_offered(conv: Conversation, replies: list[Reply]) -> None:
             conv.offered = []
         return
     stored = typed_buttons.to_stored(shown)
-    if all(b.data == "g:help" for b in shown):
-        stored = [s for s in conv.offered if s["data"] != "g:help"] + stored
+    helping = ("g:help", "g:human")
+    if all(b.data in helping for b in shown):
+        stored = [s for s in conv.offered if s["data"] not in helping] + stored
     conv.offered = stored

@@ -14,6 +14,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.handlers.budget import TelegramBudget
+from bot.handlers.helpdesk import citizen_gate, on_staff_message, sweep_helpdesk
 from bot.handlers.registration import on_error, on_private_update, sweep_drafts
 from bot.handlers.render import NewestMessages
 from bot.settings import Settings
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 LONG_POLL_TIMEOUT = 30
 COMMANDS = ("start", "register", "status", "cancel", "language", "help", "deletemydata")
 SWEEP_EVERY = 300  # seconds between reminder/expiry sweeps; also one at start-up
+HELPDESK_EVERY = 60  # seconds between checks for help requests nobody answered in time
 
 
 def build_application(
@@ -65,8 +67,19 @@ def build_application(
         MessageHandler(private & (usual | ~filters.StatusUpdate.ALL), on_private_update)
     )
     application.add_handler(CallbackQueryHandler(on_private_update))
+    if settings.staff_chat_id is not None:
+        citizens = private & (usual | ~filters.StatusUpdate.ALL)
+        _add_helpdesk(application, settings.staff_chat_id, citizens)
     application.add_error_handler(on_error)
     return application
+
+
+def _add_helpdesk(application: Application, staff_chat: int, citizen: filters.BaseFilter) -> None:
+    """The help desk's own adapter (``bot.handlers.helpdesk``): a gate before the citizens'
+    handler (group -1) and the staff chat's handler, which sees no private chat."""
+    application.add_handler(MessageHandler(citizen, citizen_gate), group=-1)
+    application.add_handler(CallbackQueryHandler(citizen_gate, pattern=r"^g:human"), group=-1)
+    application.add_handler(MessageHandler(filters.Chat(staff_chat), on_staff_message))
 
 
 async def _post_init(application: Application) -> None:
@@ -78,6 +91,8 @@ async def _post_init(application: Application) -> None:
         await application.bot.set_my_commands(commands, language_code=lang)
     if application.job_queue is not None:
         application.job_queue.run_repeating(sweep_drafts, interval=SWEEP_EVERY, first=1)
+        if parts.helpdesk is not None:
+            application.job_queue.run_repeating(sweep_helpdesk, interval=HELPDESK_EVERY, first=5)
     delivering = parts.delivering()
     await delivering.__aenter__()
     application.bot_data["delivering"] = delivering

@@ -73,14 +73,19 @@ async def sweep_drafts(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def deliver_notices(
-    bot: ExtBot[None], parts: Components, newest: NewestMessages | None = None
+    bot: ExtBot[None],
+    parts: Components,
+    newest: NewestMessages | None = None,
+    *,
+    only: str | None = None,
 ) -> None:
-    """One sweep: tell each Telegram user what the sweep found for them.
+    """One sweep: tell each Telegram user what the sweep found for them (``only``: this
+    user key alone, e.g. right after an officer's decision).
 
     The notices are handed to the budget's background lane all at once: it sends them at
     its own pace, behind every reply to someone typing (``bot.handlers.budget``).
     """
-    notices = await parts.service.sweep()
+    notices = await parts.service.sweep(only=only)
     await asyncio.gather(*(_notify(bot, parts, notice, newest) for notice in notices))
 
 

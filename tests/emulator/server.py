@@ -868,6 +868,25 @@ class BotApiEmulator:
             reply_to_message_id=reply_to_message_id,
         )
 
+    def open_topic(self, chat_id: int, name: str) -> int:
+        """A staff member creates a topic in the app (the bot only sees messages in it)."""
+        if chat_id not in self._forums:
+            raise ValueError(f"chat {chat_id} is not a forum; call add_forum_chat first")
+        thread_id = self._next_message_id(chat_id)
+        color = 7322096  # Telegram's default icon colour
+        created = {
+            "message_id": thread_id,
+            "chat": dict(self._chats[chat_id]),
+            "date": self._now(),
+            "message_thread_id": thread_id,
+            "forum_topic_created": {"name": name, "icon_color": color},
+            "is_topic_message": True,
+        }
+        self._forums[chat_id][thread_id] = ForumTopicState(
+            thread_id, name, color, created_message=created
+        )
+        return thread_id
+
     def topics(self, chat_id: int) -> dict[int, ForumTopicState]:
         return {k: dataclasses.replace(v) for k, v in self._forums.get(chat_id, {}).items()}
 

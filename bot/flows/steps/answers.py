@@ -21,6 +21,10 @@ TEXT_VALIDATORS: dict[str, Callable[[str], validators.Result]] = {
 }
 
 
+#: Answers support staff may correct with /set (``correct``): the typed ones.
+CORRECTABLE = (*TEXT_VALIDATORS, "id_number")
+
+
 class AnswerSteps(DoubtSteps):
     """Each typed answer goes through its validator; a photo here may be a card to read.
     A well-formed answer an officer might still refuse is asked about first (``DoubtSteps``).
@@ -51,6 +55,25 @@ class AnswerSteps(DoubtSteps):
                 )
             )
         return [*notes, *self._advance(conv, now)]
+
+    def correct(self, conv: Conversation, name: str, text: str, now: datetime) -> Reply:
+        """A support person's /set: the same validation as the citizen's answer, never run
+        as one (the conversation stays at its step). ``note.corrected`` or the refusal."""
+        if name not in CORRECTABLE or conv.consent is None or conv.state in ("done", "submitting"):
+            return Reply("err.not_correctable", {"fields": ", ".join(CORRECTABLE)})
+        if name == "id_number":
+            result = validators.id_number(text, now.astimezone(VIETNAM).date())
+        else:
+            result = TEXT_VALIDATORS[name](text)
+        if isinstance(result, validators.Invalid):
+            return Reply(f"err.{result.code}", dict(result.params))
+        if name == "id_number":
+            if result.extra["type"] != "cccd":  # a passport is the citizen's to confirm
+                return Reply("err.not_correctable", {"fields": ", ".join(CORRECTABLE)})
+            self._take_id(conv, result.value, "cccd")
+        else:
+            conv.answers[name] = result.value
+        return Reply("note.corrected", {"field": Msg(f"field.{name}")})
 
     _on_bhxh_code = _on_text_field
     _on_full_name = _on_text_field

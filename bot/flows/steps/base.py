@@ -23,6 +23,7 @@ HOTLINE = "1900 9068"
 MAX_MESSAGE = 1000
 PAGE_SIZE = 8
 HELP_AFTER_FAILURES = 3
+PHOTO_HELP_AFTER = 2
 #: Every citizen's command, one a line: in /help and in the answer to an unknown command.
 COMMANDS = Msg("help.commands")
 
@@ -87,6 +88,8 @@ class FlowBase:
         # To recognise a button's words typed instead of pressed; without a translator
         # only labels that are data (a province, "English") are recognised.
         self.labels = labels
+        #: A staff chat is configured (``bot.helpdesk``): help also offers a person.
+        self.staff_desk = False
 
     def prompt(self, conv: Conversation, now: datetime) -> list[Reply]:
         """The question of the current step, as it is asked the first time."""
@@ -124,16 +127,21 @@ class FlowBase:
         if count >= 2:
             hint_params = getattr(self, f"_hint_{conv.state}", None)  # a hint's examples
             replies.append(Reply(f"hint.{conv.state}", hint_params(conv) if hint_params else {}))
-        if count >= HELP_AFTER_FAILURES:
+        # A refused photo is the likeliest place to be stuck (a camera one cannot fix by
+        # typing again): a person is offered after two, not three.
+        enough = PHOTO_HELP_AFTER if code.startswith("photo_") else HELP_AFTER_FAILURES
+        if count >= enough:
             replies.append(self._help_offer(conv))
         return replies
 
     def _help_offer(self, conv: Conversation) -> Reply:
-        return Reply(
-            "help.offer",
-            {"hotline": HOTLINE},
-            buttons=((Button("g:help", label_key="btn.help"),),),
-        )
+        return Reply("help.offer", {"hotline": HOTLINE}, buttons=self._help_buttons("g:help"))
+
+    def _help_buttons(self, *shown: str) -> tuple[tuple[Button, ...], ...]:
+        """«I need help» where asked for, and «talk to a person» when staff answer in chat."""
+        labels = {"g:help": "btn.help", "g:human": "btn.human"}
+        wanted = [*shown, "g:human"] if self.staff_desk else list(shown)
+        return tuple((Button(data, label_key=labels[data]),) for data in wanted)
 
     def _advance(self, conv: Conversation, now: datetime) -> list[Reply]:
         conv.attempts.pop(conv.state, None)
@@ -216,8 +224,11 @@ class FlowBase:
                     "phone": phone_display(phone),
                     "commands": COMMANDS,
                 },
+                buttons=self._help_buttons(),
             )
-        return Reply("help.text", {"hotline": HOTLINE, "commands": COMMANDS})
+        return Reply(
+            "help.text", {"hotline": HOTLINE, "commands": COMMANDS}, buttons=self._help_buttons()
+        )
 
     # ------------------------------------------------------------------ hooks
     # Implemented by one group of steps and used by another.
