@@ -20,7 +20,13 @@ from storage.keyring import DataKeyError
 EXIT_DATA_KEY = 3
 
 #: Operator sub-commands, each a module of ``bot.cli`` with ``register(subparsers)``.
-COMMAND_MODULES = ("bot.cli.scan", "bot.cli.agencies", "bot.cli.outbox", "bot.cli.review")
+COMMAND_MODULES = (
+    "bot.cli.scan",
+    "bot.cli.agencies",
+    "bot.cli.outbox",
+    "bot.cli.review",
+    "bot.cli.org",
+)
 
 
 def _secrets(settings: Settings) -> list[str]:

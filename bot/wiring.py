@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
+from bot.campaigns.service import CampaignService
 from bot.clock import Clock, utc_now
 from bot.cpu_worker import CpuWorker
 from bot.flows.places import catalogue
@@ -23,6 +24,7 @@ from bot.service import RegistrationService
 from bot.settings import Settings
 from bot.submission import SubmissionWorker
 from storage.at_rest import seal_rows_stored_in_clear
+from storage.campaigns import CampaignStore
 from storage.conversations import ConversationStore
 from storage.db import Database
 from storage.declarations import DeclarationStore
@@ -47,6 +49,7 @@ class Components:
     outbox: DevOutbox
     worker: SubmissionWorker
     reviews: Reviews
+    campaigns: CampaignService
 
     @asynccontextmanager
     async def delivering(self, interval: float = 5.0) -> AsyncIterator[None]:
@@ -136,6 +139,7 @@ async def _assemble(settings: Settings, clock: Clock, db: Database, key: bytes) 
     )
     declarations = DeclarationStore(db)
     reviews = Reviews(declarations, photos, UserNotices(db), clock)
+    campaigns = CampaignService(CampaignStore(db), clock)
     service = RegistrationService(
         flow,
         ConversationStore(db),
@@ -150,5 +154,6 @@ async def _assemble(settings: Settings, clock: Clock, db: Database, key: bytes) 
         reviews=reviews,
         cpu=cpu,
         retention=timedelta(days=settings.retention_days),
+        campaigns=campaigns,
     )
-    return Components(settings, db, service, translator, outbox, worker, reviews)
+    return Components(settings, db, service, translator, outbox, worker, reviews, campaigns)

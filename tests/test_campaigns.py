@@ -1,0 +1,304 @@
+"""An organisation runs a registration campaign: roster, invite link, matching, report."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import sqlite3
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook, load_workbook
+
+from bot.__main__ import main
+from bot.campaigns import report as formats
+from bot.campaigns.roster import RosterError
+from bot.campaigns.service import invite_link
+from bot.flows.events import Event
+from bot.wiring import Components
+from storage.campaigns import Campaign
+from tests.conftest import FakeClock
+from tests.story import TYPED_UNTIL_PHONE, Citizen, photo_bytes, submit
+
+#: The seed's own departments and spellings (seed 003), names made up for the tests.
+ROLES = (
+    "Giám đốc Sở",
+    "Chuyên viên, Văn phòng Sở",
+    "Trưởng phòng Tổ chức Cán bộ",
+    "Chuyên viên, phòng Tổ chức cán bộ",
+    "Kế toán viên, phòng Kế hoạch - Tài chính",
+)
+
+
+def code(n: int) -> str:
+    return f"50990{n:05d}"
+
+
+def person(n: int) -> list[object]:
+    return [n, f"Nguyễn Thị Thử {n}", ROLES[n % len(ROLES)], code(n)]
+
+
+def seed_like_xlsx(path: Path, count: int = 30) -> Path:
+    """Titles, then the table with its header repeated on each "page" (every 12 rows), the
+    later headers spelt as the seed spells them ("Mã số BHHH", "Mã số BHH")."""
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["MÃ SỐ BẢO HIỂM XÃ HỘI CỦA CÁN BỘ CÔNG CHỨC CƠ QUAN SỞ"])
+    sheet.append([])
+    headers = ("Mã số BHXH", "Mã số BHHH", "Mã số BHH")
+    for n in range(1, count + 1):
+        if (n - 1) % 12 == 0:
+            sheet.append(["STT", "Họ và tên", "Chức vụ, phòng ban", headers[(n - 1) // 12 % 3]])
+        sheet.append(person(n))
+    book.save(path)
+    return path
+
+
+def csv_file(path: Path, rows: list[list[object]]) -> Path:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(rows)
+    path.write_text(buffer.getvalue(), encoding="utf-8")
+    return path
+
+
+async def campaign_with_roster(parts: Components, tmp_path: Path, count: int = 30) -> Campaign:
+    from datetime import date
+
+    campaign = await parts.campaigns.create("Sở GD&ĐT An Giang", "091", date(2026, 12, 8), "777")
+    if count:
+        await parts.campaigns.import_roster(campaign.id, seed_like_xlsx(tmp_path / "ds.xlsx", count))
+    return campaign
+
+
+async def registers(c: Citizen, bhxh_code: str, *, finish: bool) -> None:
+    """Consent, the usual answers with this BHXH code, then (``finish``) to the receipt."""
+    await c.presses("consent:yes:")
+    await c.answers_in_turn(bhxh_code, *TYPED_UNTIL_PHONE[1:], "0983 847 986")
+    if not finish:
+        return
+    await c.presses("email_choice:yes")
+    await c.says(f"member{c.user_key[3:]}@example.com")  # one address each: codes are rationed
+    for seed in (1, 2, 3):
+        await c.sends_photo(photo_bytes(seed=seed))
+    await c.presses("agency:pick:")  # the first suggestion
+    await submit(c)
+
+
+# -- the roster file ----------------------------------------------------------------------
+
+
+async def test_a_roster_laid_out_like_the_seed_is_read_over_its_repeated_headers(
+    parts: Components, tmp_path: Path
+) -> None:
+    campaign = await campaign_with_roster(parts, tmp_path)
+    roster = await parts.campaigns.store.roster(campaign.id)
+    assert [p.bhxh_code for _, p in roster] == [code(n) for n in range(1, 31)]
+    departments = {p.department for _, p in roster}
+    assert departments == {
+        "Giám đốc Sở",
+        "Văn phòng Sở",
+        "Phòng Tổ chức Cán bộ",
+        "Phòng Tổ chức cán bộ",
+        "Phòng Kế hoạch - Tài chính",
+    }
+
+
+async def test_headers_without_diacritics_or_broken_over_two_rows_are_recognised(
+    parts: Components, tmp_path: Path
+) -> None:
+    campaign = await campaign_with_roster(parts, tmp_path, count=0)
+    rows: list[list[object]] = [
+        ["So TT", "Ho va ten", "Chuc vu", "Phong ban", "Ma so"],
+        ["", "", "", "", "BHXH"],
+        [1, "Trần Văn Một", "Chuyên viên", "Phòng Thanh tra", "5096 010 743"],
+        [2, "Lê Thị Hai", "Thanh tra viên", "Phòng Thanh tra", "7798500880"],
+    ]
+    count = await parts.campaigns.import_roster(campaign.id, csv_file(tmp_path / "a.csv", rows))
+    assert count == 2
+    roster = await parts.campaigns.store.roster(campaign.id)
+    assert [(p.name, p.department, p.bhxh_code) for _, p in roster] == [
+        ("Trần Văn Một", "Phòng Thanh tra", "5096010743"),
+        ("Lê Thị Hai", "Phòng Thanh tra", "7798500880"),
+    ]
+
+
+async def test_a_bad_row_is_reported_by_its_line_and_nothing_is_half_imported(
+    parts: Components, tmp_path: Path
+) -> None:
+    campaign = await campaign_with_roster(parts, tmp_path, count=3)
+    rows: list[list[object]] = [
+        ["STT", "Họ và tên", "Chức vụ, phòng ban", "Mã số BHXH"],
+        person(1)[:3] + ["5099000009"],
+        [2, "Người Mới", "Chuyên viên, Văn phòng Sở", "50990"],
+        [3, "", "Tài xế", "5096000073"],
+        [4, "Người Trùng", "Tài xế", "5099000009"],
+    ]
+    with pytest.raises(RosterError) as refused:
+        await parts.campaigns.import_roster(campaign.id, csv_file(tmp_path / "bad.csv", rows))
+    assert [p.line for p in refused.value.problems] == [3, 4, 5]
+    assert "line 2" in refused.value.problems[2].reason
+    roster = await parts.campaigns.store.roster(campaign.id)
+    assert [p.bhxh_code for _, p in roster] == [code(1), code(2), code(3)]
+
+
+async def test_importing_again_updates_the_roster_by_bhxh_code(
+    parts: Components, tmp_path: Path
+) -> None:
+    campaign = await campaign_with_roster(parts, tmp_path, count=3)
+    rows: list[list[object]] = [
+        ["STT", "Họ và tên", "Chức vụ, phòng ban", "Mã số BHXH"],
+        [1, "Nguyễn Thị Đổi Tên", "Chuyên viên, phòng Thanh tra", code(2)],
+        [2, "Người Thứ Tư", "Tài xế", code(4)],
+    ]
+    await parts.campaigns.import_roster(campaign.id, csv_file(tmp_path / "again.csv", rows))
+    roster = {p.bhxh_code: p for _, p in await parts.campaigns.store.roster(campaign.id)}
+    assert set(roster) == {code(1), code(2), code(3), code(4)}
+    assert roster[code(2)].name == "Nguyễn Thị Đổi Tên"
+    assert roster[code(2)].department == "Phòng Thanh tra"
+
+
+async def test_the_roster_is_sealed_in_the_database_file(
+    parts: Components, tmp_path: Path
+) -> None:
+    campaign = await campaign_with_roster(parts, tmp_path, count=3)
+    await parts.close()
+    with sqlite3.connect(parts.settings.database_path) as raw:
+        stored = raw.execute(
+            "SELECT bhxh_key, person FROM campaign_roster WHERE campaign_id = ?", (campaign.id,)
+        ).fetchall()
+    assert len(stored) == 3
+    for key, sealed in stored:
+        assert code(1) not in key and b"Nguy" not in sealed and code(1).encode() not in sealed
+
+
+# -- the member's side --------------------------------------------------------------------
+
+
+async def test_the_invite_link_greets_with_the_organisation_and_offers_its_agency_first(
+    parts: Components, tmp_path: Path
+) -> None:
+    campaign = await campaign_with_roster(parts, tmp_path, count=3)
+    member = Citizen(parts, "tg:2001")
+    greeting = await member.send(Event.slash("start", f"org_{campaign.token}"))
+    assert "Sở GD&ĐT An Giang" in greeting[0]
+    await registers(member, code(1), finish=False)
+    await member.presses("email_choice:no")
+    for seed in (1, 2, 3):
+        await member.sends_photo(photo_bytes(seed=seed))
+    first, *others = [b.data for _, b in member.buttons() if b.data.startswith("agency:pick:")]
+    assert first == "agency:pick:091"  # An Giang's, though the address is in Hải Phòng
+    assert others  # the usual suggestions stay: the member may choose another
+
+
+async def test_a_typed_code_is_matched_never_revealed(parts: Components, tmp_path: Path) -> None:
+    campaign = await campaign_with_roster(parts, tmp_path, count=3)
+    member = Citizen(parts, "tg:2002")
+    await member.send(Event.slash("start", f"org_{campaign.token}"))
+    await registers(member, code(2), finish=False)
+    said = "\n".join(member.history)
+    assert "Nguyễn Thị Thử 2" not in said and "Thử" not in said
+    report = await parts.campaigns.report(campaign)
+    line = next(x for x in report.lines if x.bhxh_code == code(2))
+    assert line.status == "in_progress" and line.reached
+    assert line.step == await member.state()
+
+
+async def test_a_rotated_link_no_longer_works_but_registration_goes_on(
+    parts: Components, tmp_path: Path
+) -> None:
+    campaign = await campaign_with_roster(parts, tmp_path, count=3)
+    await parts.campaigns.rotate(campaign.id)
+    member = Citizen(parts, "tg:2003")
+    said = await member.send(Event.slash("start", f"org_{campaign.token}"))
+    assert "không còn hiệu lực" in said[0]
+    assert member.buttons()  # the consent question follows
+    assert await parts.campaigns.store.arrivals(campaign.id) == []
+
+
+async def test_the_report_shows_exactly_who_registered_through_the_link(
+    parts: Components, tmp_path: Path, clock: FakeClock
+) -> None:
+    campaign = await campaign_with_roster(parts, tmp_path)
+    link = f"org_{campaign.token}"
+    done, outsider, started = (Citizen(parts, f"tg:30{n}") for n in range(3))
+    for member in (done, outsider, started):
+        await member.send(Event.slash("start", link))
+    await registers(done, code(5), finish=True)
+    await registers(outsider, "0312345678", finish=True)
+    await registers(started, code(7), finish=False)
+    report = await parts.campaigns.report(campaign)
+    by_code = {line.bhxh_code: line for line in report.lines if line.on_roster}
+    assert by_code[code(5)].status == "submitted" and by_code[code(5)].receipt
+    assert by_code[code(7)].status == "in_progress"
+    assert [line.status for line in report.not_on_roster()] == ["submitted"]
+    assert report.totals() == {"not_started": 28, "in_progress": 1, "submitted": 1}
+    assert report.days_left == 15
+
+    text = formats.as_text(report)
+    assert code(5) not in text and "509****005" in text
+    assert code(5) in formats.as_text(report, full=True)
+    rows = list(csv.reader(io.StringIO(formats.as_csv(report))))
+    assert len(rows) == 1 + 30 + 1
+    book = load_workbook(io.BytesIO(formats.as_xlsx(report)))
+    assert book.sheetnames[0] == "Tổng hợp"
+    assert len(book.sheetnames) == 1 + 5 + 1  # summary, five departments, not on the roster
+    summary = [row for row in book["Tổng hợp"].iter_rows(values_only=True) if row[0]]
+    assert ("TỔNG CỘNG", 30, 28, 1, 1, 0, 0, 0) in summary
+
+
+async def test_a_member_who_deletes_their_data_leaves_no_trace_of_the_link(
+    parts: Components, tmp_path: Path
+) -> None:
+    campaign = await campaign_with_roster(parts, tmp_path, count=3)
+    member = Citizen(parts, "tg:2004")
+    await member.send(Event.slash("start", f"org_{campaign.token}"))
+    await registers(member, code(1), finish=False)
+    await member.command("deletemydata")
+    await member.presses("g:erase:yes")
+    assert await parts.campaigns.store.arrivals(campaign.id) == []
+
+
+# -- the coordinator's command ------------------------------------------------------------
+
+
+async def run_cli(argv: list[str]) -> int:
+    result: int = await asyncio.to_thread(main, argv)
+    return result
+
+
+async def test_a_coordinator_creates_imports_and_reports_from_the_command_line(
+    parts: Components,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("VSSID_DATA_DIR", str(parts.settings.vssid_data_dir))
+    monkeypatch.setenv("VSSID_DATA_KEY", "11" * 32)
+    await parts.close()  # the command opens the database itself
+    create = ["org", "create", "--name", "Trường ĐH Thử", "--agency", "091"]
+    assert await run_cli([*create, "--deadline", "2099-06-08", "--bot", "vssid_bot"]) == 0
+    said = capsys.readouterr().out
+    assert "campaign 1:" in said and "https://t.me/vssid_bot?start=org_" in said
+    roster = seed_like_xlsx(tmp_path / "ds.xlsx", 30)
+    assert await run_cli(["org", "roster", "1", str(roster)]) == 0
+    assert "30 people" in capsys.readouterr().out
+    bad = csv_file(tmp_path / "bad.csv", [["STT", "Họ và tên", "Mã số BHXH"], [1, "A B", "12"]])
+    assert await run_cli(["org", "roster", "1", str(bad)]) == 2
+    assert "bad.csv, line 2" in capsys.readouterr().err
+    png = tmp_path / "poster.png"
+    assert await run_cli(["org", "qr", "1", "--out", str(png), "--bot", "vssid_bot"]) == 0
+    assert png.read_bytes().startswith(b"\x89PNG")
+    xlsx = tmp_path / "report.xlsx"
+    assert await run_cli(["org", "report", "1", "--format", "xlsx", "--out", str(xlsx)]) == 0
+    assert "Tổng hợp" in load_workbook(xlsx).sheetnames
+    assert await run_cli(["org", "report", "1"]) == 0
+    assert "chưa bắt đầu" in capsys.readouterr().out
+    assert await run_cli(["org", "close", "1", "--purge"]) == 2  # deadline not passed
+    assert "not passed" in capsys.readouterr().err
+
+
+def test_the_invite_link_carries_the_token_in_telegrams_start_parameter() -> None:
+    link = invite_link("@vssid_bot", "AbC-12_x")
+    assert link == "https://t.me/vssid_bot?start=org_AbC-12_x"
