@@ -68,7 +68,8 @@ async def campaign_with_roster(parts: Components, tmp_path: Path, count: int = 3
 
     campaign = await parts.campaigns.create("Sở GD&ĐT An Giang", "091", date(2026, 12, 8), "777")
     if count:
-        await parts.campaigns.import_roster(campaign.id, seed_like_xlsx(tmp_path / "ds.xlsx", count))
+        roster = seed_like_xlsx(tmp_path / "ds.xlsx", count)
+        await parts.campaigns.import_roster(campaign.id, roster)
     return campaign
 
 
@@ -260,6 +261,34 @@ async def test_a_member_who_deletes_their_data_leaves_no_trace_of_the_link(
     assert await parts.campaigns.store.arrivals(campaign.id) == []
 
 
+async def test_the_bundle_holds_the_departments_submitted_declarations_behind_a_cover(
+    parts: Components, tmp_path: Path
+) -> None:
+    from pypdf import PdfReader
+
+    from bot.campaigns.bundle import department_bundle
+
+    campaign = await campaign_with_roster(parts, tmp_path, count=12)
+    link = f"org_{campaign.token}"
+    first, second, elsewhere = (Citizen(parts, f"tg:40{n}") for n in range(3))
+    for member, n in ((first, 1), (second, 6), (elsewhere, 3)):  # 1, 6, 11: Văn phòng Sở
+        await member.send(Event.slash("start", link))
+        await registers(member, code(n), finish=True)
+    report = await parts.campaigns.report(campaign)
+    pdf, count = await department_bundle(
+        report, "văn phòng sở", parts.service.declarations, parts.service.flow.agencies,
+        parts.translator,
+    )
+    assert count == 2
+    pages = PdfReader(io.BytesIO(pdf)).pages
+    cover = pages[0].extract_text()
+    assert "Nguyễn Thị Thử 6" in cover and "Nguyễn Thị Thử 11" in cover  # 11: not yet
+    assert "Nguyễn Thị Thử 3" not in cover  # another department
+    rest = "".join(p.extract_text() for p in pages[1:])
+    assert rest.index(code(1)) < rest.index(code(6))  # roster order
+    assert code(3) not in rest
+
+
 # -- the coordinator's command ------------------------------------------------------------
 
 
@@ -293,6 +322,11 @@ async def test_a_coordinator_creates_imports_and_reports_from_the_command_line(
     xlsx = tmp_path / "report.xlsx"
     assert await run_cli(["org", "report", "1", "--format", "xlsx", "--out", str(xlsx)]) == 0
     assert "Tổng hợp" in load_workbook(xlsx).sheetnames
+    bundle = tmp_path / "bundle.pdf"
+    assert await run_cli(["org", "bundle", "1", "--out", str(bundle)]) == 0
+    assert bundle.read_bytes().startswith(b"%PDF")
+    assert await run_cli(["org", "bundle", "1", "--department", "Kho", "--out", "x.pdf"]) == 2
+    assert "Văn phòng Sở" in capsys.readouterr().err
     assert await run_cli(["org", "report", "1"]) == 0
     assert "chưa bắt đầu" in capsys.readouterr().out
     assert await run_cli(["org", "close", "1", "--purge"]) == 2  # deadline not passed

@@ -6,6 +6,7 @@
     vssid-bot org qr ORG --out poster.png
     vssid-bot org roster ORG danh_sach.xlsx    (or .csv; all rows or none)
     vssid-bot org report ORG [--format text|csv|xlsx] [--out FILE] [--full]
+    vssid-bot org bundle ORG [--department NAME] --out FILE.pdf
     vssid-bot org close ORG [--purge]   --purge (after the deadline) deletes the roster
 
 Operator-facing (terminal), so plain English here; what people typed is printed escaped
@@ -20,6 +21,7 @@ import sys
 from pathlib import Path
 
 from bot.campaigns import report as formats
+from bot.campaigns.bundle import department_bundle
 from bot.campaigns.roster import RosterError
 from bot.campaigns.service import invite_link, parse_deadline
 from bot.cli.terminal import printable
@@ -37,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     create.add_argument("--agency", required=True, metavar="CODE", help="receiving BHXH agency")
     create.add_argument("--deadline", required=True, type=_deadline, metavar="YYYY-MM-DD")
     create.add_argument("--coordinator", metavar="TG_USER_ID", type=_telegram_id)
-    for action in ("rotate", "qr", "roster", "report", "close"):
+    for action in ("rotate", "qr", "roster", "report", "bundle", "close"):
         sub = actions.add_parser(action)
         sub.add_argument("org", type=int, metavar="ORG", help="the campaign's id")
         if action in ("rotate", "qr"):
@@ -50,6 +52,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     report.add_argument("--format", choices=("text", "csv", "xlsx"), default="text")
     report.add_argument("--out", type=Path, metavar="FILE")
     report.add_argument("--full", action="store_true", help="BHXH codes unmasked")
+    bundle = actions.choices["bundle"]
+    bundle.add_argument("--department", metavar="NAME", help="one department (default: all)")
+    bundle.add_argument("--out", required=True, type=Path, metavar="FILE.pdf")
     actions.choices["close"].add_argument(
         "--purge", action="store_true", help="delete the roster (only after the deadline)"
     )
@@ -168,6 +173,27 @@ async def _report(parts: Components, campaign: Campaign, args: argparse.Namespac
     return 0
 
 
+async def _bundle(parts: Components, campaign: Campaign, args: argparse.Namespace) -> int:
+    report = await parts.campaigns.report(campaign)
+    if args.department and args.department.casefold() not in {
+        d.casefold() for d in report.departments()
+    }:
+        _say(f"no department {args.department!r}; the roster has: ", error=True)
+        for department in report.departments():
+            _say(f"  {department}", error=True)
+        return 2
+    pdf, count = await department_bundle(
+        report,
+        args.department,
+        parts.service.declarations,
+        parts.service.flow.agencies,
+        parts.translator,
+    )
+    args.out.write_bytes(pdf)
+    _say(f"{args.out}: {count} declarations and the cover list")
+    return 0
+
+
 async def _close(parts: Components, campaign: Campaign, args: argparse.Namespace) -> int:
     today = parts.campaigns.clock().astimezone(VIETNAM).date().isoformat()
     if args.purge and today <= campaign.deadline:
@@ -178,4 +204,11 @@ async def _close(parts: Components, campaign: Campaign, args: argparse.Namespace
     return 0
 
 
-_ACTIONS = {"rotate": _rotate, "qr": _qr, "roster": _roster, "report": _report, "close": _close}
+_ACTIONS = {
+    "rotate": _rotate,
+    "qr": _qr,
+    "roster": _roster,
+    "report": _report,
+    "bundle": _bundle,
+    "close": _close,
+}
