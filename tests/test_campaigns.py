@@ -289,6 +289,57 @@ async def test_the_bundle_holds_the_departments_submitted_declarations_behind_a_
     assert code(3) not in rest
 
 
+# -- the coordinator in the chat -----------------------------------------------------------
+
+
+async def test_remind_reaches_only_the_roster_member_who_started_and_did_not_finish(
+    parts: Components, tmp_path: Path, clock: FakeClock
+) -> None:
+    campaign = await campaign_with_roster(parts, tmp_path, count=10)
+    link = f"org_{campaign.token}"
+    done, started, outsider = (Citizen(parts, f"tg:50{n}") for n in range(3))
+    for member in (done, started, outsider):
+        await member.send(Event.slash("start", link))
+    await registers(done, code(1), finish=True)
+    await registers(started, code(2), finish=False)
+    await registers(outsider, "0312345678", finish=False)
+    assert await parts.campaigns.remind("999") is None  # not a coordinator
+    outcome = await parts.campaigns.remind("777")
+    assert outcome is not None
+    told, reminders = outcome
+    assert [key for key, _ in reminders] == [started.user_key]
+    said = parts.translator.reply("vi", reminders[0][1])
+    assert "Sở GD&ĐT An Giang" in said and "08/12/2026" in said
+    assert "1 người" in parts.translator.reply("vi", told[0])
+
+    clock.advance(hours=2)  # the same day: once a day at most
+    again = await parts.campaigns.remind("777")
+    assert again is not None and again[1] == []
+    assert "hôm nay đã gửi" in parts.translator.reply("vi", again[0][0])
+    clock.advance(hours=9)  # 21:00 in Vietnam, the next day not yet begun there
+    late = await parts.campaigns.remind("777")
+    assert late is not None and late[1] == []
+    assert "giờ hành chính" in parts.translator.reply("vi", late[0][0])
+    clock.advance(hours=13)  # 10:00 the next morning
+    next_day = await parts.campaigns.remind("777")
+    assert next_day is not None and [key for key, _ in next_day[1]] == [started.user_key]
+
+
+async def test_org_shows_the_coordinator_their_campaigns_progress(
+    parts: Components, tmp_path: Path
+) -> None:
+    campaign = await campaign_with_roster(parts, tmp_path, count=10)
+    member = Citizen(parts, "tg:601")
+    await member.send(Event.slash("start", f"org_{campaign.token}"))
+    await registers(member, code(4), finish=True)
+    assert await parts.campaigns.progress("12345") is None
+    replies = await parts.campaigns.progress("777")
+    assert replies is not None
+    said = parts.translator.reply("vi", replies[0])
+    assert "Đã nộp: 1/10" in said and "Chưa bắt đầu: 9" in said and "còn 15 ngày" in said
+    assert code(4) not in said
+
+
 # -- the coordinator's command ------------------------------------------------------------
 
 

@@ -16,12 +16,17 @@ from pathlib import Path
 from bot.campaigns import roster as roster_file
 from bot.clock import VIETNAM, Clock, utc_now
 from bot.flows.conversation import Conversation
+from bot.flows.events import Reply
 from storage.campaigns import Campaign, CampaignStore, DeclarationFact, code_key
 
 #: Keys the campaign adds to a member's answers (sealed with them, forgotten with them).
 ORG_ID, ORG_NAME, ORG_AGENCY, ORG_CODE_KEY = "org_id", "org_name", "org_agency", "org_code_key"
 #: The ``/start`` argument of an invite link: ``org_<token>``.
 LINK_PREFIX = "org_"
+
+#: When a coordinator's ``/remind`` may go out: working hours in Vietnam, Monday to Friday
+#: (a reminder at 22:00 or on a Sunday would be rude, and the hotline would be closed).
+OFFICE_HOURS = (8, 17)
 
 #: Report statuses, in the order a person goes through them.
 STATUSES = ("not_started", "in_progress", "submitted", "approved", "rejected", "expired")
@@ -181,6 +186,73 @@ class CampaignService:
                     ReportLine(0, "", "", "", "", fact.status, "", fact.receipt, on_roster=False)
                 )
         return report
+
+
+    # -- the coordinator in the chat (/org, /remind) -----------------------------------------
+
+    async def progress(self, coordinator: str) -> list[Reply] | None:
+        """``/org``: one summary per open campaign of this coordinator (``None``: they
+        coordinate nothing, and the command is the citizens' as usual)."""
+        campaigns = await self.store.of_coordinator(coordinator)
+        if not campaigns:
+            return None
+        replies = []
+        for campaign in campaigns:
+            report = await self.report(campaign)
+            totals = report.totals()
+            replies.append(
+                Reply(
+                    "org.progress",
+                    {
+                        "name": campaign.name,
+                        "deadline": _shown(campaign.deadline),
+                        "days": report.days_left,
+                        "total": sum(totals.values()),
+                        "submitted": totals["submitted"] + totals["approved"],
+                        "in_progress": totals["in_progress"],
+                        "not_started": totals["not_started"],
+                        "outside": len(report.not_on_roster()),
+                    },
+                )
+            )
+        return replies
+
+    async def remind(self, coordinator: str) -> tuple[list[Reply], list[tuple[str, Reply]]] | None:
+        """``/remind``: what to tell the coordinator, and ``(user_key, reminder)`` for each
+        roster member who opened the link and has not submitted. At most once a day per
+        campaign, in office hours; the caller sends the reminders in the background lane
+        and reports back with ``reminded``. ``None``: not a coordinator."""
+        campaigns = await self.store.of_coordinator(coordinator)
+        if not campaigns:
+            return None
+        now = self.clock()
+        local = now.astimezone(VIETNAM)
+        start, end = OFFICE_HOURS
+        if local.weekday() >= 5 or not start <= local.hour < end:
+            return [Reply("org.remind_office_hours", {"from": start, "to": end})], []
+        told: list[Reply] = []
+        reminders: list[tuple[str, Reply]] = []
+        for campaign in campaigns:
+            last = campaign.reminded_at
+            if last and datetime.fromisoformat(last).astimezone(VIETNAM).date() == local.date():
+                told.append(Reply("org.remind_once", {"name": campaign.name}))
+                continue
+            report = await self.report(campaign)
+            waiting = {line.bhxh_code for line in report.lines if line.status == "in_progress"}
+            keys = {code_key(self.store.db.vault, c) for c in waiting}
+            members = [a.user_key for a in await self.store.arrivals(campaign.id)
+                       if a.bhxh_key in keys]
+            reminder = Reply(
+                "org.reminder", {"name": campaign.name, "deadline": _shown(campaign.deadline)}
+            )
+            reminders += [(user_key, reminder) for user_key in members]
+            await self.store.mark_reminded(campaign.id, members, now)
+            told.append(Reply("org.remind_sent", {"name": campaign.name, "count": len(members)}))
+        return told, reminders
+
+
+def _shown(day: str) -> str:
+    return date.fromisoformat(day).strftime("%d/%m/%Y")
 
 
 def _join(conv: Conversation, campaign: Campaign) -> None:
