@@ -387,3 +387,87 @@ async def test_a_coordinator_creates_imports_and_reports_from_the_command_line(
 def test_the_invite_link_carries_the_token_in_telegrams_start_parameter() -> None:
     link = invite_link("@vssid_bot", "AbC-12_x")
     assert link == "https://t.me/vssid_bot?start=org_AbC-12_x"
+
+
+# -- end to end over HTTP -----------------------------------------------------------------
+
+
+async def test_a_campaign_end_to_end_over_telegram(tmp_path: Path, clock: FakeClock) -> None:
+    """A 30-person roster from an XLSX like the seed's; three members register through the
+    link (one not on the roster) and a fourth only starts; the report and the bundle show
+    exactly them; a malformed roster is refused by line; /remind reaches only the fourth."""
+    from datetime import date
+
+    from pypdf import PdfReader
+
+    from bot.campaigns.bundle import department_bundle
+    from tests.telegram_story import TelegramUser
+    from tests.test_telegram_e2e import running_bot
+
+    async with running_bot(tmp_path, clock, sweeps=False) as bot:
+        parts = bot.parts
+        campaign = await parts.campaigns.create("Sở GD&ĐT", "091", date(2026, 12, 8), "9000")
+        xlsx = seed_like_xlsx(tmp_path / "ds.xlsx", 30)
+        assert await parts.campaigns.import_roster(campaign.id, xlsx) == 30
+        malformed = csv_file(
+            tmp_path / "bad.csv",
+            [["STT", "Họ và tên", "Chức vụ, phòng ban", "Mã số BHXH"], [1, "A", "B", "123"]],
+        )
+        with pytest.raises(RosterError, match="line 2"):
+            await parts.campaigns.import_roster(campaign.id, malformed)
+
+        async def through_the_link(user_id: int, bhxh: str, *, finish: bool) -> TelegramUser:
+            user = bot.user(user_id)
+            greeting = await user.says(f"/start org_{campaign.token}")
+            assert "Sở GD&ĐT" in greeting
+            await user.presses("consent:yes")
+            for answer in (bhxh, *TYPED_UNTIL_PHONE[1:]):
+                await user.says(answer)
+            if not finish:
+                return user
+            email = f"m{user_id}@example.com"
+            await user.shares_phone("+84983847986")
+            await user.presses("email_choice:yes")
+            await user.says(email)
+            for seed in (1, 2, 3):
+                await user.sends_photo(photo_bytes(seed=seed))
+            await user.presses("agency:pick:091")
+            await user.presses("review:confirm")
+            await user.presses("otp:via:email")
+            assert "số hồ sơ" in await user.says(await bot.code_for(email))
+            return user
+
+        await through_the_link(8001, code(1), finish=True)
+        await through_the_link(8002, code(6), finish=True)
+        await through_the_link(8003, "0312345678", finish=True)  # not on the roster
+        await through_the_link(8004, code(11), finish=False)
+
+        report = await parts.campaigns.report(campaign)
+        moved = {
+            line.bhxh_code or "not on the roster": line.status
+            for line in report.lines
+            if line.status != "not_started"
+        }
+        assert moved == {
+            code(1): "submitted",
+            code(6): "submitted",
+            code(11): "in_progress",
+            "not on the roster": "submitted",
+        }
+        pdf, count = await department_bundle(
+            report, None, parts.service.declarations, parts.service.flow.agencies, parts.translator
+        )
+        assert count == 2 and len(PdfReader(io.BytesIO(pdf)).pages) >= 3
+
+        coordinator = bot.user(9000)
+        assert "Đã nộp: 2/30" in await coordinator.command("org")
+        assert "1 người" in await coordinator.command("remind")
+
+        def reminded(chat: int) -> bool:
+            sent = bot.emu.calls("sendMessage")
+            return any("nhắc bạn" in str(c.params.get("text")) for c in sent if c.chat_id == chat)
+
+        await bot.emu.wait_for(lambda: reminded(8004), timeout=10)
+        assert not any(reminded(chat) for chat in (8001, 8002, 8003))
+        stranger = bot.user(8005)
+        assert "Sở GD&ĐT" not in await stranger.command("org")  # not a coordinator
