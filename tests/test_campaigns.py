@@ -384,6 +384,30 @@ async def test_a_coordinator_creates_imports_and_reports_from_the_command_line(
     assert "not passed" in capsys.readouterr().err
 
 
+async def test_a_campaign_closed_and_purged_after_its_deadline_keeps_no_roster(
+    parts: Components,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from datetime import date
+
+    campaign = await parts.campaigns.create("Quận Thử", "091", date(2020, 1, 31), None)
+    await parts.campaigns.import_roster(campaign.id, seed_like_xlsx(tmp_path / "ds.xlsx", 5))
+    member = Citizen(parts, "tg:7001")
+    await member.send(Event.slash("start", f"org_{campaign.token}"))
+    await registers(member, code(1), finish=False)
+    monkeypatch.setenv("VSSID_DATA_DIR", str(parts.settings.vssid_data_dir))
+    monkeypatch.setenv("VSSID_DATA_KEY", "11" * 32)
+    await parts.close()
+    assert await run_cli(["org", "close", str(campaign.id), "--purge"]) == 0
+    assert "roster and arrivals deleted" in capsys.readouterr().out
+    with sqlite3.connect(parts.settings.database_path) as raw:
+        assert raw.execute("SELECT COUNT(*) FROM campaign_roster").fetchone() == (0,)
+        assert raw.execute("SELECT COUNT(*) FROM campaign_arrivals").fetchone() == (0,)
+        assert raw.execute("SELECT closed_at IS NOT NULL FROM campaigns").fetchone() == (1,)
+
+
 def test_the_invite_link_carries_the_token_in_telegrams_start_parameter() -> None:
     link = invite_link("@vssid_bot", "AbC-12_x")
     assert link == "https://t.me/vssid_bot?start=org_AbC-12_x"
