@@ -298,6 +298,8 @@ class RegistrationService:
         if only is None:
             for purged in await self.retention.sweep(now):
                 await self._forget_finished_answers(purged.user_key)
+            if self.campaigns is not None:
+                await self.campaigns.purge_ended(self.retention.period)
         return notices + await self._stored_notices(only)
 
     async def _forget_finished_answers(self, user_key: str) -> None:

@@ -261,6 +261,17 @@ class CampaignStore:
                     "DELETE FROM campaign_arrivals WHERE campaign_id = ?", (campaign_id,)
                 )
 
+    async def ended_with_roster(self, deadline_before: str) -> list[int]:
+        """Open or closed campaigns whose deadline is before this date and which still hold
+        a roster or arrivals (the retention sweep purges them)."""
+        rows = await self.db.fetch(
+            "SELECT id FROM campaigns c WHERE deadline < ? AND ("
+            "EXISTS (SELECT 1 FROM campaign_roster r WHERE r.campaign_id = c.id) OR "
+            "EXISTS (SELECT 1 FROM campaign_arrivals a WHERE a.campaign_id = c.id))",
+            (deadline_before,),
+        )
+        return [int(r[0]) for r in rows]
+
     async def forget_user(self, user_key: str) -> None:
         """/deletemydata: the user's trace of having opened any invite link goes."""
         await self.db.write("DELETE FROM campaign_arrivals WHERE user_key = ?", (user_key,))

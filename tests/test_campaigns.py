@@ -408,6 +408,20 @@ async def test_a_campaign_closed_and_purged_after_its_deadline_keeps_no_roster(
         assert raw.execute("SELECT closed_at IS NOT NULL FROM campaigns").fetchone() == (1,)
 
 
+async def test_the_retention_sweep_purges_a_roster_long_past_its_deadline(
+    parts: Components, tmp_path: Path, clock: FakeClock
+) -> None:
+    campaign = await campaign_with_roster(parts, tmp_path, count=5)  # deadline 2026-12-08
+    clock.advance(days=15 + parts.settings.retention_days)  # the deadline + the period, not yet
+    await parts.service.sweep()
+    assert len(await parts.campaigns.store.roster(campaign.id)) == 5
+    clock.advance(days=1)
+    await parts.service.sweep()
+    assert await parts.campaigns.store.roster(campaign.id) == []
+    closed = await parts.campaigns.store.get(campaign.id)
+    assert closed is not None and closed.closed_at is not None
+
+
 def test_the_invite_link_carries_the_token_in_telegrams_start_parameter() -> None:
     link = invite_link("@vssid_bot", "AbC-12_x")
     assert link == "https://t.me/vssid_bot?start=org_AbC-12_x"

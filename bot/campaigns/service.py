@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from bot.campaigns import roster as roster_file
@@ -106,6 +106,17 @@ class CampaignService:
         """All rows or none (``RosterError`` names each bad line); again: updated by code."""
         people = roster_file.load(path)
         return await self.store.replace_roster(campaign_id, people)
+
+    async def purge_ended(self, period: timedelta) -> int:
+        """The retention sweep: a campaign whose deadline is more than ``period`` ago loses
+        its roster and arrivals, as a decided declaration loses its personal data, even if
+        nobody ran ``org close --purge``. Returns how many campaigns were purged."""
+        now = self.clock()
+        cutoff = (now.astimezone(VIETNAM).date() - period).isoformat()
+        ended = await self.store.ended_with_roster(cutoff)
+        for campaign_id in ended:
+            await self.store.close(campaign_id, now, purge=True)
+        return len(ended)
 
     # -- the member's side ------------------------------------------------------------------
 
