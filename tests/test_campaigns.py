@@ -87,6 +87,16 @@ async def registers(c: Citizen, bhxh_code: str, *, finish: bool) -> None:
     await submit(c)
 
 
+async def through_link(
+    parts: Components, campaign: Campaign, user_key: str, bhxh_code: str, *, finish: bool
+) -> Citizen:
+    """A member opens the invite link and registers with this code (to the end or not)."""
+    member = Citizen(parts, user_key)
+    await member.send(Event.slash("start", f"org_{campaign.token}"))
+    await registers(member, bhxh_code, finish=finish)
+    return member
+
+
 # -- the roster file ----------------------------------------------------------------------
 
 
@@ -195,9 +205,7 @@ async def test_the_invite_link_greets_with_the_organisation_and_offers_its_agenc
 
 async def test_a_typed_code_is_matched_never_revealed(parts: Components, tmp_path: Path) -> None:
     campaign = await campaign_with_roster(parts, tmp_path, count=3)
-    member = Citizen(parts, "tg:2002")
-    await member.send(Event.slash("start", f"org_{campaign.token}"))
-    await registers(member, code(2), finish=False)
+    member = await through_link(parts, campaign, "tg:2002", code(2), finish=False)
     said = "\n".join(member.history)
     assert "Nguyễn Thị Thử 2" not in said and "Thử" not in said
     report = await parts.campaigns.report(campaign)
@@ -253,9 +261,7 @@ async def test_a_member_who_deletes_their_data_leaves_no_trace_of_the_link(
     parts: Components, tmp_path: Path
 ) -> None:
     campaign = await campaign_with_roster(parts, tmp_path, count=3)
-    member = Citizen(parts, "tg:2004")
-    await member.send(Event.slash("start", f"org_{campaign.token}"))
-    await registers(member, code(1), finish=False)
+    member = await through_link(parts, campaign, "tg:2004", code(1), finish=False)
     await member.command("deletemydata")
     await member.presses("g:erase:yes")
     assert await parts.campaigns.store.arrivals(campaign.id) == []
@@ -329,9 +335,7 @@ async def test_org_shows_the_coordinator_their_campaigns_progress(
     parts: Components, tmp_path: Path
 ) -> None:
     campaign = await campaign_with_roster(parts, tmp_path, count=10)
-    member = Citizen(parts, "tg:601")
-    await member.send(Event.slash("start", f"org_{campaign.token}"))
-    await registers(member, code(4), finish=True)
+    await through_link(parts, campaign, "tg:601", code(4), finish=True)
     assert await parts.campaigns.progress("12345") is None
     replies = await parts.campaigns.progress("777")
     assert replies is not None
@@ -394,9 +398,7 @@ async def test_a_campaign_closed_and_purged_after_its_deadline_keeps_no_roster(
 
     campaign = await parts.campaigns.create("Quận Thử", "091", date(2020, 1, 31), None)
     await parts.campaigns.import_roster(campaign.id, seed_like_xlsx(tmp_path / "ds.xlsx", 5))
-    member = Citizen(parts, "tg:7001")
-    await member.send(Event.slash("start", f"org_{campaign.token}"))
-    await registers(member, code(1), finish=False)
+    await through_link(parts, campaign, "tg:7001", code(1), finish=False)
     monkeypatch.setenv("VSSID_DATA_DIR", str(parts.settings.vssid_data_dir))
     monkeypatch.setenv("VSSID_DATA_KEY", "11" * 32)
     await parts.close()
