@@ -21,6 +21,11 @@ from storage.campaigns import Campaign, CampaignStore, DeclarationFact, code_key
 
 #: Keys the campaign adds to a member's answers (sealed with them, forgotten with them).
 ORG_ID, ORG_NAME, ORG_AGENCY, ORG_CODE_KEY = "org_id", "org_name", "org_agency", "org_code_key"
+#: The answers whose BHXH code is matched to the roster. Hook for guardians (issue 11,
+#: built on another branch): when a guardian registers a child through a school's link,
+#: the child's code field goes here too, and a guardian with several children needs one
+#: ``campaign_arrivals`` row per code (today one per user) — the report counts them alike.
+CODE_FIELDS: tuple[str, ...] = ("bhxh_code",)
 #: The ``/start`` argument of an invite link: ``org_<token>``.
 LINK_PREFIX = "org_"
 
@@ -122,7 +127,12 @@ class CampaignService:
 
     async def opened(self, conv: Conversation, argument: str) -> Campaign | None:
         """``/start org_<token>``: the open campaign it names, recorded as opened by this
-        user (``None``: an unknown, rotated or closed link; the registration goes on)."""
+        user (``None``: an unknown, rotated or closed link; the registration goes on).
+
+        The one row written before consent: that this Telegram account opened the link
+        (nothing it typed), since the conversation itself is not stored until consent and
+        the campaign would otherwise be forgotten by the next message. ``/deletemydata``
+        and ``org close --purge`` delete it."""
         if not argument.startswith(LINK_PREFIX):
             return None
         campaign = await self.store.by_token(argument.removeprefix(LINK_PREFIX))
@@ -147,7 +157,7 @@ class CampaignService:
             if campaign is None:
                 return
             _join(conv, campaign)
-        code = conv.answers.get("bhxh_code")
+        code = next((conv.answers[f] for f in CODE_FIELDS if conv.answers.get(f)), None)
         if not code:
             return
         key = code_key(self.store.db.vault, str(code))
