@@ -16,7 +16,7 @@ from bot.campaigns import report as formats
 from bot.campaigns.roster import RosterError
 from bot.campaigns.service import invite_link
 from bot.flows.events import Event
-from bot.wiring import Components
+from bot.wiring import Components, build
 from storage.campaigns import Campaign
 from tests.conftest import FakeClock
 from tests.story import TYPED_UNTIL_PHONE, Citizen, photo_bytes, submit
@@ -355,19 +355,28 @@ async def run_cli(argv: list[str]) -> int:
 async def test_a_coordinator_creates_imports_and_reports_from_the_command_line(
     parts: Components,
     tmp_path: Path,
+    clock: FakeClock,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("VSSID_DATA_DIR", str(parts.settings.vssid_data_dir))
     monkeypatch.setenv("VSSID_DATA_KEY", "11" * 32)
-    await parts.close()  # the command opens the database itself
     create = ["org", "create", "--name", "Trường ĐH Thử", "--agency", "091"]
+    await parts.close()  # the command opens the database itself
     assert await run_cli([*create, "--deadline", "2099-06-08", "--bot", "vssid_bot"]) == 0
     said = capsys.readouterr().out
     assert "campaign 1:" in said and "https://t.me/vssid_bot?start=org_" in said
     roster = seed_like_xlsx(tmp_path / "ds.xlsx", 30)
     assert await run_cli(["org", "roster", "1", str(roster)]) == 0
     assert "30 people" in capsys.readouterr().out
+    reopened = await build(parts.settings, clock)
+    try:
+        campaign = await reopened.campaigns.store.get(1)
+        assert campaign is not None
+        member = await through_link(reopened, campaign, "tg:801", code(3), finish=False)
+        step = reopened.translator.catalogues["vi"][f"step.{await member.state()}"]
+    finally:
+        await reopened.close()
     bad = csv_file(tmp_path / "bad.csv", [["STT", "Họ và tên", "Mã số BHXH"], [1, "A B", "12"]])
     assert await run_cli(["org", "roster", "1", str(bad)]) == 2
     assert "bad.csv, line 2" in capsys.readouterr().err
@@ -383,7 +392,9 @@ async def test_a_coordinator_creates_imports_and_reports_from_the_command_line(
     assert await run_cli(["org", "bundle", "1", "--department", "Kho", "--out", "x.pdf"]) == 2
     assert "Văn phòng Sở" in capsys.readouterr().err
     assert await run_cli(["org", "report", "1"]) == 0
-    assert "chưa bắt đầu" in capsys.readouterr().out
+    listed = capsys.readouterr().out
+    assert "chưa bắt đầu" in listed
+    assert f"đang khai  {step}" in listed  # the step as the member reads it
     assert await run_cli(["org", "close", "1", "--purge"]) == 2  # deadline not passed
     assert "not passed" in capsys.readouterr().err
 

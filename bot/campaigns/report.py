@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from bot.campaigns.service import STATUSES, Report, ReportLine
 from bot.masking import mask_number
@@ -26,15 +26,23 @@ STATUS_WORDS = {
     "expired": "hết hạn",
 }
 NOT_ON_ROSTER = "không có trong danh sách"
+#: Names a conversation's state for the report ("full_name" → "Họ và tên"); by default
+#: the state itself.
+StepName = Callable[[str], str]
 
 
-def _cells(line: ReportLine, *, full: bool) -> list[str | int]:
+def _same(state: str) -> str:
+    return state
+
+
+def _cells(line: ReportLine, *, full: bool, step_name: StepName = _same) -> list[str | int]:
     code = line.bhxh_code if full else mask_number(line.bhxh_code)
     status = STATUS_WORDS.get(line.status, line.status)
     if not line.on_roster:
         return ["", "", "", NOT_ON_ROSTER, "", status, "", line.receipt, "có"]
     reached = "có" if line.reached else "chưa"
-    return [line.position, line.name, line.role, line.department, code, status, line.step,
+    step = step_name(line.step) if line.step else ""
+    return [line.position, line.name, line.role, line.department, code, status, step,
             line.receipt, reached]
 
 
@@ -55,10 +63,10 @@ def _heading(report: Report) -> str:
     return f"{c.name} — cơ quan BHXH {c.agency_code} — hạn {c.deadline} ({when})"
 
 
-def as_text(report: Report, *, full: bool = False) -> str:
+def as_text(report: Report, *, full: bool = False, step_name: StepName = _same) -> str:
     out = [_heading(report), ""]
     for line in report.lines:
-        cells = _cells(line, full=full)
+        cells = _cells(line, full=full, step_name=step_name)
         out.append("  ".join(str(c) for c in cells if c != ""))
     out.append("")
     for row in _summary(report):
@@ -66,11 +74,11 @@ def as_text(report: Report, *, full: bool = False) -> str:
     return "\n".join(out) + "\n"
 
 
-def as_csv(report: Report, *, full: bool = False) -> str:
+def as_csv(report: Report, *, full: bool = False, step_name: StepName = _same) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(HEADERS)
-    writer.writerows(_cells(line, full=full) for line in report.lines)
+    writer.writerows(_cells(line, full=full, step_name=step_name) for line in report.lines)
     return buffer.getvalue()
 
 
@@ -92,7 +100,7 @@ def _append(sheet: object, rows: Iterable[Iterable[str | int]]) -> None:
         sheet.append(list(row))  # type: ignore[attr-defined]
 
 
-def as_xlsx(report: Report, *, full: bool = False) -> bytes:
+def as_xlsx(report: Report, *, full: bool = False, step_name: StepName = _same) -> bytes:
     from openpyxl import Workbook
 
     book = Workbook(write_only=True)
@@ -105,7 +113,7 @@ def as_xlsx(report: Report, *, full: bool = False) -> bytes:
         by_department.setdefault(key, []).append(line)
     for department, lines in by_department.items():
         sheet = book.create_sheet(_sheet_title(department, taken))
-        _append(sheet, [HEADERS, *(_cells(line, full=full) for line in lines)])
+        _append(sheet, [HEADERS, *(_cells(line, full=full, step_name=step_name) for line in lines)])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

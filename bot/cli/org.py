@@ -155,16 +155,24 @@ async def _roster(parts: Components, campaign: Campaign, args: argparse.Namespac
     return 0
 
 
+def _step_names(parts: Components) -> formats.StepName:
+    """A conversation's state as the citizen's own step name, in the bot's language."""
+    catalogue = parts.translator.catalogues.get(parts.settings.bot_default_locale, {})
+    return lambda state: catalogue.get(f"step.{state}", state)
+
+
 async def _report(parts: Components, campaign: Campaign, args: argparse.Namespace) -> int:
     report = await parts.campaigns.report(campaign)
+    named = _step_names(parts)
     if args.format == "xlsx":
         if args.out is None:
             _say("--format xlsx needs --out FILE.xlsx", error=True)
             return 2
-        args.out.write_bytes(formats.as_xlsx(report, full=args.full))
+        args.out.write_bytes(formats.as_xlsx(report, full=args.full, step_name=named))
         _say(f"{args.out}: {len(report.lines)} lines")
         return 0
-    text = (formats.as_csv if args.format == "csv" else formats.as_text)(report, full=args.full)
+    render = formats.as_csv if args.format == "csv" else formats.as_text
+    text = render(report, full=args.full, step_name=named)
     if args.out is not None:
         args.out.write_text(text, encoding="utf-8")
         _say(f"{args.out}: {len(report.lines)} lines")
