@@ -127,6 +127,9 @@ def parse(rows: Iterable[tuple[int, list[str]]]) -> list[RosterPerson]:
     people: list[RosterPerson] = []
     problems: list[RowProblem] = []
     seen: dict[str, int] = {}
+    # The seed spells one department two ways ("phòng Tổ chức Cán bộ", "… cán bộ"): the
+    # first spelling met names it for every row.
+    spellings: dict[str, str] = {}
     columns: dict[Column, int] | None = None
     pending: list[str] | None = None  # a row that may be the top half of a header
     for line, cells in rows:
@@ -164,6 +167,7 @@ def parse(rows: Iterable[tuple[int, list[str]]]) -> list[RosterPerson]:
         seen[code] = line
         role = get("role")
         department = get("department") or department_of(role)
+        department = spellings.setdefault(department.casefold(), department)
         people.append(RosterPerson(len(people) + 1, name, role, department, code))
     if columns is None:
         problems.append(RowProblem(1, "no header row with Họ và tên and Mã số BHXH"))
