@@ -183,6 +183,23 @@ async def test_the_roster_is_sealed_in_the_database_file(
         assert code(1) not in key and b"Nguy" not in sealed and code(1).encode() not in sealed
 
 
+async def test_a_roster_name_that_looks_like_a_formula_stays_text_in_the_reports(
+    parts: Components, tmp_path: Path
+) -> None:
+    campaign = await campaign_with_roster(parts, tmp_path, count=0)
+    rows: list[list[object]] = [
+        ["STT", "Họ và tên", "Chức vụ, phòng ban", "Mã số BHXH"],
+        [1, '=HYPERLINK("http://example.com","Bấm")', "Chuyên viên, Văn phòng Sở", code(1)],
+    ]
+    await parts.campaigns.import_roster(campaign.id, csv_file(tmp_path / "f.csv", rows))
+    report = await parts.campaigns.report(campaign)
+    sheet = load_workbook(io.BytesIO(formats.as_xlsx(report)))["Văn phòng Sở"]
+    cell = sheet.cell(row=2, column=2)
+    assert cell.data_type == "s" and str(cell.value).endswith('"Bấm")')
+    [_, line] = list(csv.reader(io.StringIO(formats.as_csv(report))))
+    assert not line[1].startswith("=")
+
+
 # -- the member's side --------------------------------------------------------------------
 
 

@@ -11,6 +11,7 @@ import csv
 import io
 import re
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from bot.campaigns.service import STATUSES, Report, ReportLine
 from bot.masking import mask_number
@@ -74,11 +75,24 @@ def as_text(report: Report, *, full: bool = False, step_name: StepName = _same) 
     return "\n".join(out) + "\n"
 
 
+#: What makes a spreadsheet read a cell as a formula (OWASP's "CSV injection" list).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(value: str | int) -> str | int:
+    """A roster name like ``=HYPERLINK(…)`` stays text when the CSV is opened in a
+    spreadsheet: a leading apostrophe, as OWASP recommends."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def as_csv(report: Report, *, full: bool = False, step_name: StepName = _same) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(HEADERS)
-    writer.writerows(_cells(line, full=full, step_name=step_name) for line in report.lines)
+    for line in report.lines:
+        writer.writerow([_inert(c) for c in _cells(line, full=full, step_name=step_name)])
     return buffer.getvalue()
 
 
@@ -95,9 +109,19 @@ def _sheet_title(name: str, taken: set[str]) -> str:
     return title
 
 
-def _append(sheet: object, rows: Iterable[Iterable[str | int]]) -> None:
+def _append(sheet: Any, rows: Iterable[Iterable[str | int]]) -> None:
+    """Every text is written as a string cell: openpyxl would store one starting with "="
+    as a formula (a roster name like ``=HYPERLINK(…)``), and Excel would run it."""
+    from openpyxl.cell import WriteOnlyCell
+
     for row in rows:
-        sheet.append(list(row))  # type: ignore[attr-defined]
+        cells = []
+        for value in row:
+            cell = WriteOnlyCell(sheet, value)
+            if isinstance(value, str):
+                cell.data_type = "s"
+            cells.append(cell)
+        sheet.append(cells)
 
 
 def as_xlsx(report: Report, *, full: bool = False, step_name: StepName = _same) -> bytes:
