@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "bot.cli.outbox",
     "bot.cli.review",
     "bot.cli.audit",
+    "bot.cli.org",
 )
 
 

@@ -26,7 +26,7 @@ import re
 import struct
 import threading
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -327,25 +327,57 @@ def render_declaration_pdf(
     """
     w = _Writer(lang, translator)
     canvas = w.canvas
+    canvas.setTitle(w.t("pdf.title"))
+    canvas.setAuthor(_nfc(data.get("full_name", "")))
+    canvas.setSubject(receipt)
+    canvas.setCreator("vssid-bot")
+    stamp = submitted_at.astimezone(UTC).strftime("D:%Y%m%d%H%M%SZ")
+    canvas.setDateFormatter(lambda *_: stamp)  # CreationDate and ModDate
+    _declaration(w, data, receipt, agency, submitted_at)
+    return w.finish()
+
+
+def render_bundle(
+    cover_title: str,
+    cover_lines: Sequence[str],
+    declarations: Sequence[tuple[Mapping[str, Any], str, Mapping[str, str] | None, datetime]],
+    lang: str,
+    translator: Translator,
+) -> bytes:
+    """A cover list, then each declaration (``render_declaration_pdf``'s arguments) from
+    a new page: the stack an organisation's department prints and gathers (issue 13)."""
+    w = _Writer(lang, translator)
+    w.footer_text = w.t("pdf.footer")
+    w.canvas.setTitle(cover_title)
+    w.canvas.setCreator("vssid-bot")
+    w.line(_nfc(cover_title), size=13, bold=True, align="C")
+    w.gap(4)
+    for text in cover_lines:
+        w.line(_nfc(text))
+    for data, receipt, agency, submitted_at in declarations:
+        w.new_page()
+        _declaration(w, data, receipt, agency, submitted_at)
+    return w.finish()
+
+
+def _declaration(
+    w: _Writer,
+    data: Mapping[str, Any],
+    receipt: str,
+    agency: Mapping[str, str] | None,
+    submitted_at: datetime,
+) -> None:
     local = submitted_at.astimezone(VIETNAM)
     name = _nfc(data.get("full_name", ""))
     agency_code = str((agency or {}).get("code") or data.get("agency_code") or "")
     agency_name = _nfc((agency or {}).get("name") or "")
     agency_shown = f"{agency_name} ({agency_code})" if agency_name else agency_code
 
-    canvas.setTitle(w.t("pdf.title"))
-    canvas.setAuthor(name)
-    canvas.setSubject(receipt)
-    canvas.setCreator("vssid-bot")
-    stamp = submitted_at.astimezone(UTC).strftime("D:%Y%m%d%H%M%SZ")
-    canvas.setDateFormatter(lambda *_: stamp)  # CreationDate and ModDate
     w.footer_text = w.t("pdf.footer")
-
     _header(w, agency_shown)
     _fields(w, data, name)
     _statements(w, data, name, local, agency, agency_shown)
     _closing(w, receipt, local, name)
-    return w.finish()
 
 
 def _header(w: _Writer, agency_shown: str) -> None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.campaigns.service import LINK_PREFIX, CampaignService
 from bot.clock import VIETNAM, Clock, utc_now
 from bot.cpu_worker import CpuWorker, KeptPhoto
 from bot.declaration_pdf import agency_info, declaration_filename
@@ -96,6 +97,7 @@ class RegistrationService:
         reviews: Reviews | None = None,
         cpu: CpuWorker | None = None,
         retention: timedelta = DEFAULT_PERIOD,
+        campaigns: CampaignService | None = None,
     ) -> None:
         self.flow = flow
         self.conversations = conversations
@@ -117,6 +119,7 @@ class RegistrationService:
             conversations, declarations, photos, self._address_key, retention
         )
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self.campaigns = campaigns  # organisations' invite links and rosters (bot/campaigns/)
 
     def _lock(self, user_key: str) -> asyncio.Lock:
         lock = self._locks.get(user_key)
@@ -188,7 +191,8 @@ class RegistrationService:
         if event.kind == "choice" and event.choice.startswith("g:fix:"):
             replies = await self._reopen(conv, event.choice.removeprefix("g:fix:"), now)
             return await self._finish(conv, replies, had_consent, now)
-        replies = self.flow.handle(conv, event, now)
+        greeting = await self._invitation(conv, event)
+        replies = greeting + self.flow.handle(conv, event, now)
         if event.kind == "command" and event.command == "status":
             replies += await self._declarations_status(conv.user_key)
         return await self._finish(conv, replies, had_consent, now, indexing)
@@ -216,6 +220,8 @@ class RegistrationService:
         indexing: Collection[Awaitable[None]] = (),
     ) -> Outcome:
         replies = replies + await self._perform(conv, now)
+        if self.campaigns is not None:
+            await self.campaigns.follow(conv, just_consented=not had_consent)
         # Issued together, so the database commits them in one batch and the user waits
         # for one commit, not one per row (storage/db.py, group commit).
         if indexing:
@@ -223,6 +229,18 @@ class RegistrationService:
         else:  # no gather (and its tasks) for the usual single row
             await self._persist(conv, had_consent, now)
         return Outcome(conv.locale, replies)
+
+    async def _invitation(self, conv: Conversation, event: Event) -> list[Reply]:
+        """``/start org_<token>`` from an organisation's invite link: its name greets the
+        member; an unknown or closed link is said so, and the registration goes on."""
+        if not (event.kind == "command" and event.command == "start" and event.text):
+            return []
+        if self.campaigns is None or not event.text.startswith(LINK_PREFIX):
+            return []
+        campaign = await self.campaigns.opened(conv, event.text)
+        if campaign is None:
+            return [Reply("org.link_unknown")]
+        return [Reply("org.welcome", {"name": campaign.name})]
 
     async def _follow(
         self, user_key: str, locale: str, make: FollowUp, deliver: Deliver | None
@@ -324,6 +342,8 @@ class RegistrationService:
         if only is None:
             for purged in await self.retention.sweep(now):
                 await self._forget_finished_answers(purged.user_key)
+            if self.campaigns is not None:
+                await self.campaigns.purge_ended(self.retention.period)
         return notices + await self._stored_notices(only)
 
     async def _forget_finished_answers(self, user_key: str) -> None:
@@ -546,6 +566,8 @@ class RegistrationService:
         """/deletemydata: every trace goes (``Retention.forget_user``); a submitted
         declaration stays, because the agency must keep it, and the user is told so."""
         kept = await self.retention.forget_user(conv, now)
+        if self.campaigns is not None:
+            await self.campaigns.store.forget_user(conv.user_key)
         return [Reply("erase.kept", {"receipt": d.receipt}) for d in kept]
 
     async def _persist(self, conv: Conversation, had_consent: bool, now: datetime) -> None:

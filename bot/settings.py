@@ -18,6 +18,8 @@ class Settings(BaseSettings):
 
     telegram_bot_token: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org"
+    #: The bot's @username, for organisations' invite links (``vssid-bot org``).
+    telegram_bot_username: str | None = None
     #: Relative to the working directory of the command (``run`` logs the absolute path).
     vssid_data_dir: Path = Path("./data")
     vssid_data_key: SecretStr | None = None

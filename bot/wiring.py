@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
+from bot.campaigns.service import CampaignService
 from bot.clock import Clock, utc_now
 from bot.cpu_worker import CpuWorker
 from bot.flows.places import catalogue
@@ -25,6 +26,7 @@ from bot.service import RegistrationService
 from bot.settings import Settings
 from bot.submission import SubmissionWorker
 from storage.at_rest import seal_rows_stored_in_clear
+from storage.campaigns import CampaignStore
 from storage.conversations import ConversationStore
 from storage.db import Database
 from storage.declarations import DeclarationStore
@@ -50,6 +52,7 @@ class Components:
     outbox: DevOutbox
     worker: SubmissionWorker
     reviews: Reviews
+    campaigns: CampaignService
     #: ``None`` without a staff chat: help then lists the hotlines only.
     helpdesk: HelpDesk | None = None
 
@@ -141,6 +144,7 @@ async def _assemble(settings: Settings, clock: Clock, db: Database, key: bytes) 
     )
     declarations = DeclarationStore(db)
     reviews = Reviews(declarations, photos, UserNotices(db), clock)
+    campaigns = CampaignService(CampaignStore(db), clock)
     service = RegistrationService(
         flow,
         ConversationStore(db),
@@ -155,6 +159,7 @@ async def _assemble(settings: Settings, clock: Clock, db: Database, key: bytes) 
         reviews=reviews,
         cpu=cpu,
         retention=timedelta(days=settings.retention_days),
+        campaigns=campaigns,
     )
     helpdesk = None
     if settings.staff_chat_id is not None:
@@ -165,4 +170,6 @@ async def _assemble(settings: Settings, clock: Clock, db: Database, key: bytes) 
             timedelta(minutes=settings.staff_answer_minutes),
             clock,
         )
-    return Components(settings, db, service, translator, outbox, worker, reviews, helpdesk)
+    return Components(
+        settings, db, service, translator, outbox, worker, reviews, campaigns, helpdesk
+    )

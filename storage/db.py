@@ -248,6 +248,38 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE UNIQUE INDEX helpdesk_messages_by_staff ON helpdesk_messages(staff_message_id);
     """,
+    # 14 — organisations' registration campaigns (bot/campaigns/): the campaign and its
+    # invite token, its roster (each person sealed, found by the keyed hash of the BHXH
+    # code) and who opened its invite link (with the keyed hash of the code they typed).
+    """
+    CREATE TABLE campaigns (
+        id          INTEGER PRIMARY KEY,
+        name        TEXT NOT NULL,
+        agency_code TEXT NOT NULL,
+        deadline    TEXT NOT NULL,
+        coordinator TEXT,
+        token       TEXT NOT NULL UNIQUE,
+        created_at  TEXT NOT NULL,
+        closed_at   TEXT,
+        reminded_at TEXT
+    );
+    CREATE TABLE campaign_roster (
+        campaign_id INTEGER NOT NULL REFERENCES campaigns(id) ON DELETE CASCADE,
+        bhxh_key    TEXT NOT NULL,
+        position    INTEGER NOT NULL,
+        person      BLOB NOT NULL,
+        PRIMARY KEY (campaign_id, bhxh_key)
+    );
+    CREATE TABLE campaign_arrivals (
+        campaign_id INTEGER NOT NULL REFERENCES campaigns(id) ON DELETE CASCADE,
+        user_key    TEXT NOT NULL,
+        opened_at   TEXT NOT NULL,
+        bhxh_key    TEXT,
+        reminded_at TEXT,
+        PRIMARY KEY (campaign_id, user_key)
+    );
+    CREATE INDEX campaign_arrivals_by_user ON campaign_arrivals(user_key);
+    """,
 )
 
 

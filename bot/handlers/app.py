@@ -8,6 +8,7 @@ from telegram import BotCommand
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
+    CommandHandler,
     MessageHandler,
     filters,
 )
@@ -15,6 +16,7 @@ from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.handlers.budget import TelegramBudget
 from bot.handlers.helpdesk import citizen_gate, on_staff_message, sweep_helpdesk
+from bot.handlers.org import on_coordinator_command
 from bot.handlers.registration import on_error, on_private_update, sweep_drafts
 from bot.handlers.render import NewestMessages
 from bot.settings import Settings
@@ -63,6 +65,10 @@ def build_application(
     # Text, photos and files first: they are never service messages, and the check of all
     # ~45 kinds of service message then runs only for the rare rest (stickers, voice, …).
     usual = filters.TEXT | filters.PHOTO | filters.Document.ALL
+    # A campaign's coordinator (bot/campaigns/); anyone else falls through to the flow.
+    application.add_handler(
+        CommandHandler(("org", "remind"), on_coordinator_command, filters=private)
+    )
     application.add_handler(
         MessageHandler(private & (usual | ~filters.StatusUpdate.ALL), on_private_update)
     )

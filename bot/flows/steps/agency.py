@@ -45,6 +45,11 @@ class AgencySteps(FlowBase):
             conv.answers.get("commune_code"),
             issuer_text=conv.answers.get("bhyt_issuer"),
         )
+        preset = self.agencies.by_code(str(conv.answers.get("org_agency") or ""))
+        if preset is not None and preset.active:
+            # The member came by an organisation's invite link: its agency first (the
+            # others stay one tap away, so the choice is theirs).
+            suggested = [preset, *(a for a in suggested if a.code != preset.code)]
         self._offer(conv, suggested)
         buttons = list(self._listing_page(conv, "agency", self._agency_items(suggested), 0, 1))
         area: dict[str, ParamValue] = {"area": self._area(conv)}
