@@ -1,0 +1,66 @@
+"""Guardians register their children (issue 11): age rules, the child's machine, storage."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from bot.guardians.ages import Route, birth_date, route
+from bot.flows.validators import Invalid, Valid
+from tests.conftest import FakeClock
+
+# 23/11/2026 10:00 in Vietnam; 23/11/2026 00:30 in Vietnam is still 22/11 17:30 in UTC.
+NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
+JUST_AFTER_MIDNIGHT_IN_HANOI = datetime(2026, 11, 22, 17, 30, tzinfo=UTC)
+
+
+def test_a_birth_date_is_read_in_the_ways_parents_type_it() -> None:
+    for typed in ("05/03/2015", "5/3/2015", "05-03-2015", "05.03.2015", " 5 / 3 / 2015 "):
+        assert birth_date(typed, NOW) == Valid("2015-03-05"), typed
+
+
+def test_a_birth_date_in_the_future_is_refused_with_the_reason() -> None:
+    result = birth_date("24/11/2026", NOW)
+    assert isinstance(result, Invalid) and result.code == "birth_future"
+
+
+def test_a_birth_date_before_1900_is_refused_with_the_reason() -> None:
+    result = birth_date("31/12/1899", NOW)
+    assert isinstance(result, Invalid) and result.code == "birth_too_old"
+
+
+def test_a_date_that_does_not_exist_or_is_not_a_date_is_refused() -> None:
+    assert birth_date("30/02/2015", NOW) == Invalid("birth_no_such_day")
+    assert birth_date("mùng năm", NOW) == Invalid("birth_format")
+
+
+def test_the_day_is_vietnams_day_not_utcs() -> None:
+    # Born on 23/11 in Hanoi: at 00:30 Hanoi time that is today, not tomorrow.
+    assert birth_date("23/11/2026", JUST_AFTER_MIDNIGHT_IN_HANOI) == Valid("2026-11-23")
+
+
+@pytest.mark.parametrize(
+    ("born", "expected"),
+    [
+        (date(2008, 11, 23), Route.ADULT),  # 18 today, in Vietnam
+        (date(2008, 11, 24), Route.ASK_ID_CARD),  # 18 tomorrow
+        (date(2012, 11, 23), Route.ASK_ID_CARD),  # 14 today
+        (date(2012, 11, 24), Route.GUARDIAN),  # 13 until tomorrow
+        (date(2026, 1, 1), Route.GUARDIAN),
+    ],
+)
+def test_the_age_decides_who_registers(born: date, expected: Route) -> None:
+    assert route(born, NOW) is expected
+
+
+def test_a_birthday_counts_from_midnight_in_vietnam(clock: FakeClock) -> None:
+    clock.now = JUST_AFTER_MIDNIGHT_IN_HANOI  # already 23/11 in Hanoi
+    assert route(date(2008, 11, 23), clock()) is Route.ADULT
+    clock.advance(hours=-1)  # 22/11 23:30 in Hanoi: still 17
+    assert route(date(2008, 11, 23), clock()) is Route.ASK_ID_CARD
+
+
+def test_a_child_born_on_29_february_comes_of_age_on_1_march() -> None:
+    assert route(date(2008, 2, 29), datetime(2026, 2, 28, 3, tzinfo=UTC)) is Route.ASK_ID_CARD
+    assert route(date(2008, 2, 29), datetime(2026, 3, 1, 3, tzinfo=UTC)) is Route.ADULT
