@@ -6,8 +6,11 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from bot.guardians.ages import Route, birth_date, route
+from bot.flows.conversation import Conversation
+from bot.flows.machine import attached, fire
 from bot.flows.validators import Invalid, Valid
+from bot.guardians.ages import Route, birth_date, route
+from bot.guardians.machine import CHILD
 from tests.conftest import FakeClock
 
 # 23/11/2026 10:00 in Vietnam; 23/11/2026 00:30 in Vietnam is still 22/11 17:30 in UTC.
@@ -64,3 +67,62 @@ def test_a_birthday_counts_from_midnight_in_vietnam(clock: FakeClock) -> None:
 def test_a_child_born_on_29_february_comes_of_age_on_1_march() -> None:
     assert route(date(2008, 2, 29), datetime(2026, 2, 28, 3, tzinfo=UTC)) is Route.ASK_ID_CARD
     assert route(date(2008, 2, 29), datetime(2026, 3, 1, 3, tzinfo=UTC)) is Route.ADULT
+
+
+# ---------------------------------------------------------------- the child's machine
+def _walk(conv: Conversation, *triggers: str) -> list[str]:
+    seen = []
+    with attached(conv):
+        for trigger in triggers:
+            assert fire(conv, trigger), f"{trigger} from {conv.state}"
+            seen.append(conv.state)
+    return seen
+
+
+def test_a_childs_declaration_asks_the_childs_questions_in_order() -> None:
+    conv = Conversation(user_key="tg:1", kind="child")
+    assert _walk(conv, "agree", *["advance"] * 8) == [
+        "relationship",
+        "bhxh_code",
+        "full_name",
+        "birth_date",
+        "gender",
+        "portrait",
+        "birth_certificate",
+        "agency",
+        "review",
+    ]
+
+
+def test_a_child_of_14_to_17_is_asked_about_an_id_card_before_going_on() -> None:
+    conv = Conversation(user_key="tg:1", kind="child", state="birth_date")
+    conv.answers["age_route"] = Route.ASK_ID_CARD.value
+    assert _walk(conv, "advance", "advance") == ["id_card_question", "gender"]
+
+
+def test_a_child_old_enough_to_register_themself_leaves_the_childs_declaration() -> None:
+    conv = Conversation(user_key="tg:1", kind="child", state="id_card_question")
+    assert _walk(conv, "registers_themself") == ["cancelled"]
+
+
+def test_an_edit_at_a_childs_review_comes_back_to_the_review() -> None:
+    conv = Conversation(user_key="tg:1", kind="child", state="review")
+    assert _walk(conv, "edit_birth_certificate", "advance") == ["birth_certificate", "review"]
+    assert _walk(conv, "edit_full_name", "advance") == ["full_name", "review"]
+
+
+def test_a_childs_name_without_diacritics_is_doubted_as_an_adults_is() -> None:
+    conv = Conversation(user_key="tg:1", kind="child", state="full_name")
+    assert _walk(conv, "doubt", "advance") == ["name_confirm", "birth_date"]
+
+
+def test_the_childs_machine_has_no_adult_id_card_questions() -> None:
+    states = set(CHILD.machine.states)
+    assert {"id_number", "id_front", "id_back", "phone", "email"}.isdisjoint(states)
+    # ... and its shared steps are the adult's own declarations, not copies.
+    assert {"bhxh_code", "full_name", "name_confirm", "portrait", "agency", "review"} <= states
+
+
+def test_an_adult_conversation_is_still_moved_by_the_adult_machine() -> None:
+    conv = Conversation(user_key="tg:1")
+    assert _walk(conv, "agree", "advance", "advance") == ["bhxh_code", "full_name", "id_number"]

@@ -60,6 +60,9 @@ class Conversation:
 
     user_key: str
     state: str = "consent"
+    #: Which declaration this is ("adult", or "child": ``bot.guardians``), hence which
+    #: machine moves it (``bot.flows.machine.MACHINES``).
+    kind: str = "adult"
     locale: str = "vi"
     answers: dict[str, Any] = field(default_factory=dict)
     attempts: dict[str, int] = field(default_factory=dict)
@@ -102,6 +105,10 @@ class Conversation:
 
     def needs_agency(self, *_: object) -> bool:
         return not self.answers.get("agency_code")
+
+    def asks_about_id_card(self, *_: object) -> bool:
+        """A child of 14–17 (``bot.guardians.ages.Route.ASK_ID_CARD``) may have a CCCD."""
+        return self.answers.get("age_route") == "ask_id_card"
 
     def doubts_the_front(self, *_: object) -> bool:
         """The ID photo in doubt (``id_conflict``) was sent as the front."""
