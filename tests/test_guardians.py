@@ -11,7 +11,9 @@ from bot.flows.machine import attached, fire
 from bot.flows.validators import Invalid, Valid
 from bot.guardians.ages import Route, birth_date, route
 from bot.guardians.machine import CHILD
+from bot.wiring import Components
 from tests.conftest import FakeClock
+from tests.story import Citizen, code_from_outbox, fill_until_review, photo_bytes, submit
 
 # 23/11/2026 10:00 in Vietnam; 23/11/2026 00:30 in Vietnam is still 22/11 17:30 in UTC.
 NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
@@ -126,3 +128,166 @@ def test_the_childs_machine_has_no_adult_id_card_questions() -> None:
 def test_an_adult_conversation_is_still_moved_by_the_adult_machine() -> None:
     conv = Conversation(user_key="tg:1")
     assert _walk(conv, "agree", "advance", "advance") == ["bhxh_code", "full_name", "id_number"]
+
+
+# ---------------------------------------------------------------- a guardian's story
+async def _child_conv(parts: Components, guardian: Citizen) -> Conversation | None:
+    keys = await parts.service.conversations.children_of(guardian.user_key)
+    return await parts.service.conversations.load(keys[-1]) if keys else None
+
+
+async def _registered_guardian(citizen: Citizen, clock: FakeClock) -> None:
+    """A mother who registered herself through the bot, with her e-mail, a while ago (a
+    code to the same address a minute later would wait for the address's turn)."""
+    await fill_until_review(citizen, email="me.an@example.com")
+    await submit(citizen)
+    clock.advance(minutes=30)
+
+
+async def _child_until_review(
+    guardian: Citizen, clock: FakeClock, name: str = "Nguyễn Minh Khang", born: str = "05/03/2015"
+) -> None:
+    await guardian.command("child")
+    await guardian.presses("child:consent:yes")
+    await guardian.presses("relationship:mother")
+    await guardian.says("0398765432")
+    await guardian.says(name)
+    await guardian.says(born)
+    await guardian.presses("gender:male")
+    await guardian.sends_photo(photo_bytes(seed=11))
+    await guardian.sends_photo(photo_bytes(seed=12))
+    await guardian.presses("agency:pick:")
+    clock.advance(minutes=5)
+
+
+async def test_a_guardian_registered_through_the_bot_registers_a_child(
+    citizen: Citizen, parts: Components, clock: FakeClock
+) -> None:
+    await _registered_guardian(citizen, clock)
+    await citizen.command("child")
+    assert "me.an@example.com" not in citizen.text  # recognised, not asked again
+    assert citizen.keys == ["child.consent"]
+    await citizen.presses("child:consent:yes")
+    assert citizen.keys[-1] == "child.ask.relationship"
+    await citizen.presses("relationship:mother")
+    await citizen.says("0398765432")
+    await citizen.says("Nguyễn Minh Khang")
+    await citizen.says("05/03/2015")
+    await citizen.presses("gender:male")
+    await citizen.sends_photo(photo_bytes(seed=11))
+    assert citizen.keys[-1] == "child.ask.birth_certificate"
+    await citizen.sends_photo(photo_bytes(seed=12))
+    await citizen.presses("agency:pick:")
+    assert citizen.keys[-1] == "child.review.summary"
+    clock.advance(minutes=5)
+    assert "Nguyễn Minh Khang" in citizen.text and "05/03/2015" in citizen.text
+    await citizen.presses("review:confirm")
+    [message] = await parts.outbox.latest(limit=1)
+    assert message.recipient == "me.an@example.com"  # the code goes to the guardian
+    await citizen.says(await code_from_outbox(parts))
+    assert "child.receipt" in citizen.keys
+    child = await _child_conv(parts, citizen)
+    assert child is not None and child.state == "done"
+    [declaration] = await parts.service.declarations.for_user(child.user_key)
+    assert declaration.data["kind"] == "child"
+    assert declaration.data["guardian"]["bhxh_code"] == "0312345678"
+    assert declaration.data["relationship"] == "mother"
+    assert declaration.data["birth_date"] == "2015-03-05"
+    assert "birth_certificate" in declaration.data
+    # The guardian's own conversation is untouched: /start shows her own receipt again.
+    assert await citizen.state() == "done"
+
+
+async def test_a_person_of_18_is_told_to_register_themself(
+    citizen: Citizen, parts: Components, clock: FakeClock
+) -> None:
+    await _registered_guardian(citizen, clock)
+    await citizen.command("child")
+    await citizen.presses("child:consent:yes")
+    await citizen.presses("relationship:father")
+    await citizen.says("0398765432")
+    await citizen.says("Trần Văn Bình")
+    await citizen.says("23/11/2008")  # 18 today, in Vietnam
+    assert citizen.keys == ["child.adult_registers_themself"]
+    await citizen.says("hello")  # back in her own (finished) conversation
+    assert await citizen.state() == "done"
+
+
+async def test_a_16_year_old_with_an_id_card_registers_themself(
+    citizen: Citizen, clock: FakeClock
+) -> None:
+    await _registered_guardian(citizen, clock)
+    await citizen.command("child")
+    await citizen.presses("child:consent:yes")
+    await citizen.presses("relationship:mother")
+    await citizen.says("0398765432")
+    await citizen.says("Trần Thị Cúc")
+    await citizen.says("01/01/2010")
+    assert citizen.keys == ["child.ask.id_card_question"]
+    await citizen.presses("id_card_question:yes")
+    assert citizen.keys == ["child.has_id_card_registers_themself"]
+
+
+async def test_a_wrong_birth_date_is_refused_with_the_reason_and_asked_again(
+    citizen: Citizen, parts: Components, clock: FakeClock
+) -> None:
+    await _registered_guardian(citizen, clock)
+    await citizen.command("child")
+    await citizen.presses("child:consent:yes")
+    await citizen.presses("relationship:mother")
+    await citizen.says("0398765432")
+    await citizen.says("Trần Thị Cúc")
+    await citizen.says("01/01/2030")
+    assert citizen.keys == ["err.birth_future"] and "23/11/2026" in citizen.text
+    await citizen.says("01/01/1890")
+    assert citizen.keys[0] == "err.birth_too_old" and "1900" in citizen.text
+    child = await _child_conv(parts, citizen)
+    assert child is not None and child.state == "birth_date"
+    assert child.answers["full_name"] == "Trần Thị Cúc"  # nothing lost
+
+
+async def test_two_children_one_after_another_each_with_their_receipt_in_status(
+    citizen: Citizen, parts: Components, clock: FakeClock
+) -> None:
+    await _registered_guardian(citizen, clock)
+    for name in ("Nguyễn Minh Khang", "Nguyễn Thu Hà"):
+        await _child_until_review(citizen, clock, name=name)
+        await citizen.presses("review:confirm")
+        await citizen.says(await code_from_outbox(parts))
+        assert "child.receipt" in citizen.keys
+    await citizen.command("status")
+    listed = citizen.text
+    assert "Khang" in listed and "Hà" in listed
+    assert len([k for k in citizen.keys if k == "status.child"]) == 2
+
+
+async def test_cancel_drops_one_childs_draft_and_keeps_the_others(
+    citizen: Citizen, parts: Components, clock: FakeClock
+) -> None:
+    await _registered_guardian(citizen, clock)
+    await _child_until_review(citizen, clock, name="Nguyễn Minh Khang")
+    await citizen.presses("review:confirm")
+    await citizen.says(await code_from_outbox(parts))
+    await _child_until_review(citizen, clock, name="Nguyễn Thu Hà")
+    await citizen.command("cancel")
+    await citizen.presses("g:cancel:yes")
+    assert citizen.keys == ["cancel.done"]
+    remaining = await parts.service.conversations.children_of(citizen.user_key)
+    assert len(remaining) == 1
+    kept = await parts.service.conversations.load(remaining[0])
+    assert kept is not None and kept.state == "done"
+    assert await citizen.state() == "done"  # her own declaration too
+
+
+async def test_deletemydata_removes_the_guardian_and_the_childrens_drafts(
+    citizen: Citizen, parts: Components, clock: FakeClock
+) -> None:
+    await _registered_guardian(citizen, clock)
+    await _child_until_review(citizen, clock, name="Nguyễn Thu Hà")
+    await citizen.command("deletemydata")
+    await citizen.presses("g:erase:yes")
+    assert await parts.service.conversations.children_of(citizen.user_key) == []
+    rows = await parts.db.fetch(
+        "SELECT count(*) FROM photos WHERE substr(user_key, 1, 8) = ?", ("tg:1001/",)
+    )
+    assert rows == [(0,)]

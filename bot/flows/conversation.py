@@ -29,6 +29,9 @@ DECLARATION_FIELDS = (
     "agency_code",
 )
 
+#: Each kind of declaration's fields (``Conversation.kind``); ``bot.guardians`` adds the
+#: child's.
+REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {"adult": DECLARATION_FIELDS}
 
 #: The declaration's photos, in the order they are asked.
 PHOTO_FIELDS = ("portrait", "id_front", "id_back")
@@ -81,6 +84,9 @@ class Conversation:
     #: The buttons of the last question asked (``bot.flows.typed_buttons.to_stored``), so
     #: a typed «có», «2» or a button's words can answer it.
     offered: list[dict[str, Any]] = field(default_factory=list)
+    #: A guardian's conversation: the key of the child's draft their messages now answer
+    #: (``bot.guardians``), or "" when they answer their own.
+    active_child: str = ""
     effects: list[Effect] = field(default_factory=list, repr=False)
 
     # Conditions used by the state machine's transitions (declared by name there).
@@ -130,6 +136,8 @@ class Conversation:
 
     def missing_fields(self) -> list[str]:
         """Declaration fields still without an answer (the e-mail only if it was wanted)."""
+        if self.kind != "adult":
+            return [name for name in REQUIRED_FIELDS[self.kind] if not self.answers.get(name)]
         missing = []
         for name in DECLARATION_FIELDS:
             if name == "email" and not self.wants_email():
