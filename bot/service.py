@@ -31,7 +31,7 @@ from bot.flows.photos import PhotoProblem
 from bot.flows.registration import RegistrationFlow
 from bot.flows.steps.base import HOTLINE
 from bot.guardians.desk import GuardianDesk, asks_for_child, routes_to_child
-from bot.guardians.flow import ChildFlow
+from bot.guardians.flow import ChildFlow, guardian_of
 from bot.i18n import Translator
 from bot.masking import mask_email, mask_phone, mask_user
 from bot.notify import DeliveryError, Notifier
@@ -488,12 +488,9 @@ class RegistrationService:
     async def _submit(self, conv: Conversation, now: datetime) -> list[Reply]:
         answers = conv.answers
         data = {
-            **{k: v for k, v in answers.items() if k != "draft_id"},
+            **self._flow_for(conv).declared(conv),
             "consent": conv.consent,
             "locale": conv.locale,
-            # A child's declaration says so, with the guardian's data and relationship
-            # (in ``answers``), for the agency's queue and payload.
-            "kind": conv.kind,
         }
         receipt = await self.declarations.submit(
             answers["draft_id"],
@@ -517,7 +514,8 @@ class RegistrationService:
             name = declaration_filename(receipt)
             return [Reply("done.pdf", {"receipt": receipt}, document=pdf, document_name=name)]
 
-        self._follow_ups[conv.user_key] = document
+        # Keyed by whoever is writing: a child's PDF goes to the guardian's chat.
+        self._follow_ups[guardian_of(conv.user_key)] = document
         return self._flow_for(conv).after_submit(conv, receipt, now)
 
     async def _erase(self, conv: Conversation, now: datetime) -> list[Reply]:

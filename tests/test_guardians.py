@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import io
+import unicodedata
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
+from pypdf import PdfReader
 
+from bot.cli import review as review_cli
 from bot.flows.conversation import Conversation
 from bot.flows.machine import attached, fire
 from bot.flows.validators import Invalid, Valid
 from bot.guardians.ages import Route, birth_date, route
 from bot.guardians.machine import CHILD
-from bot.wiring import Components
-from tests.conftest import FakeClock
+from bot.masking import mask_number
+from bot.wiring import Components, build
+from tests.conftest import FakeClock, make_settings
+from tests.servers import HttpSink
 from tests.story import Citizen, code_from_outbox, fill_until_review, photo_bytes, submit
 
 # 23/11/2026 10:00 in Vietnam; 23/11/2026 00:30 in Vietnam is still 22/11 17:30 in UTC.
@@ -291,3 +298,71 @@ async def test_deletemydata_removes_the_guardian_and_the_childrens_drafts(
         "SELECT count(*) FROM photos WHERE substr(user_key, 1, 8) = ?", ("tg:1001/",)
     )
     assert rows == [(0,)]
+
+
+# ---------------------------------------------------------------- what the agency sees
+async def _child_submitted(citizen: Citizen, parts: Components, clock: FakeClock) -> str:
+    await _registered_guardian(citizen, clock)
+    await _child_until_review(citizen, clock)
+    await citizen.presses("review:confirm")
+    await citizen.says(await code_from_outbox(parts))
+    await parts.service.drain()  # the PDF follows the receipt
+    child = await _child_conv(parts, citizen)
+    assert child is not None
+    [declaration] = await parts.service.declarations.for_user(child.user_key)
+    return declaration.receipt
+
+
+async def test_the_agency_endpoint_is_told_the_declaration_is_a_childs_with_its_guardian(
+    tmp_path: Path, clock: FakeClock, sink: HttpSink
+) -> None:
+    parts = await build(make_settings(tmp_path, submission_url=sink.url), clock)
+    try:
+        receipt = await _child_submitted(Citizen(parts, "tg:1001"), parts, clock)
+        for _ in range(3):
+            await parts.worker.run_once(clock())
+        [payload] = [p for _, p in sink.requests if p["receipt"] == receipt]
+    finally:
+        await parts.close()
+    declaration = payload["declaration"]
+    assert declaration["kind"] == "child"
+    assert declaration["guardian"]["bhxh_code"] == "0312345678"
+    assert declaration["relationship"] == "mother"
+    assert "birth_certificate" not in declaration  # photo ids stay home
+
+
+async def test_the_review_queue_shows_a_childs_declaration_with_the_guardian(
+    citizen: Citizen, parts: Components, clock: FakeClock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    receipt = await _child_submitted(citizen, parts, clock)
+    capsys.readouterr()
+    await review_cli._list(parts, None, full=False)
+    [line] = [x for x in capsys.readouterr().out.splitlines() if receipt in x]
+    assert "CHILD" in line and "mother" in line
+    assert "0312345678" not in line and "0398765432" not in line  # masked for staff
+    assert mask_number("0312345678") in line  # the guardian's code, as staff see codes
+
+
+async def test_a_childs_pdf_names_the_guardian_as_the_person_declaring(
+    citizen: Citizen, parts: Components, clock: FakeClock
+) -> None:
+    receipt = await _child_submitted(citizen, parts, clock)
+    pdf = await parts.service.declarations.document(receipt, "vi")
+    assert pdf is not None
+    text = unicodedata.normalize(
+        "NFC", "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+    )
+    assert "Nguyễn Minh Khang" in text and "05/03/2015" in text
+    declarer = text.split("Người kê khai (xác nhận bằng mã OTP)")[-1]
+    assert "Nguyễn Văn An" in declarer  # the mother signs, not the child
+    assert "Mẹ" in text
+
+
+async def test_the_copy_of_a_childs_declaration_goes_to_the_guardians_email(
+    citizen: Citizen, parts: Components, clock: FakeClock
+) -> None:
+    receipt = await _child_submitted(citizen, parts, clock)
+    for _ in range(3):
+        await parts.worker.run_once(clock())
+    copies = [m for m in await parts.outbox.latest(limit=10) if receipt in m.subject]
+    assert [m.recipient for m in copies] == ["me.an@example.com"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime
 from functools import partial
+from typing import Any
 
 from bot.clock import VIETNAM
 from bot.flows import autofill, confirmation, typed_buttons
@@ -115,6 +116,10 @@ class RegistrationFlow(
     def card_slot(self, conv: Conversation) -> str | None:
         """The card whose QR the current step can read from a photo ("bhyt" or "cccd")."""
         return autofill.CARD_FOR_STEP.get(conv.state)
+
+    def declared(self, conv: Conversation) -> dict[str, Any]:
+        """The declaration as stored and sent to the agency: the answers."""
+        return {k: v for k, v in conv.answers.items() if k != "draft_id"}
 
     def after_submit(self, conv: Conversation, receipt: str, now: datetime) -> list[Reply]:
         """The declaration is stored under ``receipt``: close the conversation."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from bot.flows.conversation import REQUIRED_FIELDS, Conversation
 from bot.flows.effects import Discard
@@ -196,6 +196,12 @@ class ChildFlow(RegistrationFlow):
             "agency": f"[{agency.code}] {agency.name}" if agency else missing,
             "email": guardian.get("email", ""),
         }
+
+    def declared(self, conv: Conversation) -> dict[str, Any]:
+        """A child's declaration says so, with the guardian's data and relationship, for
+        the agency's queue and payload; its copy goes to the guardian's e-mail."""
+        email = str(conv.answers["guardian"]["email"])
+        return {**super().declared(conv), "kind": "child", "email": email, "wants_email": True}
 
     def _receipt(self, conv: Conversation, *, fresh: bool) -> list[Reply]:
         """The adult's receipt, naming the child."""
