@@ -30,7 +30,7 @@ from bot.flows.otp import Channel
 from bot.flows.photos import PhotoProblem
 from bot.flows.registration import RegistrationFlow
 from bot.flows.steps.base import HOTLINE
-from bot.guardians.desk import GuardianDesk, asks_for_child, routes_to_child
+from bot.guardians.desk import GuardianDesk, asks_for_child, resumes_child, routes_to_child
 from bot.guardians.flow import ChildFlow, guardian_of
 from bot.i18n import Translator
 from bot.masking import mask_email, mask_phone, mask_user
@@ -232,6 +232,8 @@ class RegistrationService:
             await self._perform(child, now)
             outcome = Outcome(child.locale, replies)
         else:
+            if resumes_child(event):
+                event = Event.slash("start")
             outcome = await self._step(child, event, now, had_consent=True)
         if child.state in ("done", "cancelled"):
             guardian.active_child = ""

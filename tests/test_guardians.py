@@ -11,10 +11,12 @@ import pytest
 from pypdf import PdfReader
 
 from bot.cli import review as review_cli
+from bot.flows import otp
 from bot.flows.conversation import Conversation
 from bot.flows.machine import attached, fire
 from bot.flows.validators import Invalid, Valid
 from bot.guardians.ages import Route, birth_date, route
+from bot.guardians.flow import guardian_of
 from bot.guardians.machine import CHILD
 from bot.masking import mask_number
 from bot.wiring import Components, build
@@ -366,3 +368,65 @@ async def test_the_copy_of_a_childs_declaration_goes_to_the_guardians_email(
         await parts.worker.run_once(clock())
     copies = [m for m in await parts.outbox.latest(limit=10) if receipt in m.subject]
     assert [m.recipient for m in copies] == ["me.an@example.com"]
+
+
+# ---------------------------------------------------------------- everything the adult has
+async def test_the_guardians_receipt_and_start_offer_to_register_a_child(
+    citizen: Citizen, clock: FakeClock
+) -> None:
+    await fill_until_review(citizen, email="me.an@example.com")
+    await submit(citizen)
+    assert "child:start" in [b.data for _, b in citizen.buttons()]
+    await citizen.command("start")
+    await citizen.presses("child:start")
+    assert citizen.keys == ["child.consent"]
+
+
+async def test_a_restart_in_the_middle_of_a_childs_registration_resumes_it(
+    citizen: Citizen, parts: Components, clock: FakeClock
+) -> None:
+    await _registered_guardian(citizen, clock)
+    await citizen.command("child")
+    await citizen.presses("child:consent:yes")
+    await citizen.presses("relationship:mother")
+    await citizen.says("0398765432")
+    parts.service.conversations.forget_cache()  # the bot restarts: only SQLite remains
+    await citizen.command("start")
+    assert citizen.keys == ["start.resume", "child.ask.full_name"]
+    await citizen.says("Nguyễn Minh Khang")
+    child = await _child_conv(parts, citizen)
+    assert child is not None and child.state == "birth_date"
+    assert child.answers["bhxh_code"] == "0398765432"
+
+
+async def test_wrong_codes_for_a_childs_declaration_follow_the_adults_limits(
+    citizen: Citizen, parts: Components, clock: FakeClock
+) -> None:
+    await _registered_guardian(citizen, clock)
+    await _child_until_review(citizen, clock)
+    await citizen.presses("review:confirm")
+    right = await code_from_outbox(parts)
+    wrong = "000000" if right != "000000" else "111111"
+    for left in range(otp.MAX_WRONG - 1, 0, -1):
+        await citizen.says(wrong)
+        assert citizen.keys == ["otp.wrong"] and str(left) in citizen.text
+    await citizen.says(wrong)
+    assert citizen.keys[0] == "otp.locked"
+    await citizen.says(right)  # locked: even the right code waits
+    assert "child.receipt" not in citizen.keys
+
+
+async def test_a_quiet_childs_draft_expires_and_the_guardian_is_told_in_her_chat(
+    citizen: Citizen, parts: Components, clock: FakeClock
+) -> None:
+    await _registered_guardian(citizen, clock)
+    await citizen.command("child")
+    await citizen.presses("child:consent:yes")
+    await citizen.presses("relationship:mother")
+    clock.advance(days=11)
+    notices = await parts.service.sweep()
+    expired = [n for n in notices if any(r.key == "draft.expired" for r in n.replies)]
+    assert [guardian_of(n.user_key) for n in expired] == [citizen.user_key]
+    assert await parts.service.conversations.children_of(citizen.user_key) == []
+    await citizen.says("hello")  # her own conversation again
+    assert await citizen.state() == "done"

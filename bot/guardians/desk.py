@@ -30,7 +30,12 @@ def routes_to_child(guardian: Conversation, event: Event) -> bool:
         return False
     if event.kind == "command":
         return event.command not in GUARDIAN_COMMANDS
-    return not (event.kind == "choice" and event.choice.startswith(("g:erase:", "child:")))
+    return not (event.kind == "choice" and event.choice.startswith(("g:erase:", "child:consent:")))
+
+
+def resumes_child(event: Event) -> bool:
+    """/child or its button while a child's draft is open: that draft is taken up again."""
+    return asks_for_child(event) and not event.choice.startswith("child:consent:")
 
 
 def asks_for_child(event: Event) -> bool:
@@ -76,7 +81,7 @@ class GuardianDesk:
         guardian = guardian_from(await self.declarations.for_user(guardian_conv.user_key))
         if guardian is None:
             return [Reply("child.guardian_unknown")], None
-        if event.kind == "command":
+        if event.kind == "command" or event.choice == "child:start":
             buttons = (
                 (
                     Button("child:consent:yes", label_key="btn.agree", answer="yes"),

@@ -209,7 +209,11 @@ class ChildFlow(RegistrationFlow):
         key = "child.receipt" if fresh else "child.already"
         name = str(conv.answers.get("full_name", ""))
         params = {**first.params, "name": name}
-        return [Reply(key, params), *(Reply("child.next_steps", r.params) for r in rest)]
+        another = ((Button("child:start", label_key="btn.register_another_child"),),)
+        return [
+            Reply(key, params, buttons=another),
+            *(Reply("child.next_steps", r.params) for r in rest),
+        ]
 
     def _editable(self, conv: Conversation) -> list[str]:
         return list(CHILD_EDITABLE)

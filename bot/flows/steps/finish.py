@@ -30,7 +30,10 @@ class FinishSteps(FlowBase):
             "agency_contact": self._agency_contact(agency) if agency else "",
             "hotline": HOTLINE,
         }
-        buttons = () if fresh else ((Button("g:new", label_key="btn.new_declaration"),),)
+        # A parent may go on to register a child (``bot.guardians``).
+        child = (Button("child:start", label_key="btn.register_child"),)
+        new = (Button("g:new", label_key="btn.new_declaration"),)
+        buttons = (child,) if fresh else (new, child)
         return [
             Reply("done.receipt" if fresh else "done.already", params, buttons=buttons),
             *([Reply("done.next_steps", params)] if fresh else []),
