@@ -22,7 +22,14 @@ from bot.masking import mask_number
 from bot.wiring import Components, build
 from tests.conftest import FakeClock, make_settings
 from tests.servers import HttpSink
-from tests.story import Citizen, code_from_outbox, fill_until_review, photo_bytes, submit
+from tests.story import (
+    Citizen,
+    code_from_outbox,
+    fill_until_review,
+    photo_bytes,
+    qr_photo,
+    submit,
+)
 
 # 23/11/2026 10:00 in Vietnam; 23/11/2026 00:30 in Vietnam is still 22/11 17:30 in UTC.
 NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
@@ -430,3 +437,72 @@ async def test_a_quiet_childs_draft_expires_and_the_guardian_is_told_in_her_chat
     assert await parts.service.conversations.children_of(citizen.user_key) == []
     await citizen.says("hello")  # her own conversation again
     assert await citizen.state() == "done"
+
+
+# ---------------------------------------------------------------- the child's BHYT card
+def _child_card(born: str = "05/03/2015", parent: str = "Nguyễn Văn An") -> bytes:
+    """A photo of a new child's BHYT card: its QR names a parent (synthetic data)."""
+    fields = [
+        "0398765432",
+        "Nguyễn Minh Khang".encode().hex(),
+        born,
+        "1",
+        "-",
+        "31 - 123",
+        "01/01/2025",
+        "-",
+        "15/01/2025",
+        "03150398765432",
+        parent.encode().hex(),
+        "4",
+        "01/01/2030",
+        "0123456789abcdef-1234",
+        "4",
+        "Quận Ngô Quyền, Thành phố Hải Phòng".encode().hex(),
+        "$",
+    ]
+    return qr_photo("|".join(fields))
+
+
+async def _at_childs_code(citizen: Citizen, clock: FakeClock) -> None:
+    await _registered_guardian(citizen, clock)
+    await citizen.command("child")
+    await citizen.presses("child:consent:yes")
+    await citizen.presses("relationship:father")
+
+
+async def test_a_childs_bhyt_card_photo_fills_code_name_birth_date_and_gender(
+    citizen: Citizen, parts: Components, clock: FakeClock
+) -> None:
+    await _at_childs_code(citizen, clock)
+    await citizen.sends_photo(_child_card())
+    assert "Nguyễn Minh Khang" in citizen.text and "05/03/2015" in citizen.text
+    await citizen.presses("bhxh_code:card:yes")
+    assert citizen.keys[-1] == "child.ask.portrait"
+    child = await _child_conv(parts, citizen)
+    assert child is not None
+    assert child.answers["bhxh_code"] == "0398765432"
+    assert child.answers["full_name"] == "Nguyễn Minh Khang"
+    assert child.answers["birth_date"] == "2015-03-05"
+    assert child.answers["gender"] == "male"
+
+
+async def test_a_parent_on_the_card_other_than_the_guardian_is_pointed_out(
+    citizen: Citizen, clock: FakeClock
+) -> None:
+    await _at_childs_code(citizen, clock)
+    await citizen.sends_photo(_child_card(parent="Lê Thị Hoa"))
+    await citizen.presses("bhxh_code:card:yes")
+    assert "child.parent_differs" in citizen.keys
+    assert "Lê Thị Hoa" in citizen.text and "Nguyễn Văn An" in citizen.text
+    await citizen.sends_photo(photo_bytes(seed=21))  # the registration goes on
+    assert citizen.keys[-1] == "child.ask.birth_certificate"
+
+
+async def test_a_card_showing_an_adult_sends_them_to_register_themself(
+    citizen: Citizen, clock: FakeClock
+) -> None:
+    await _at_childs_code(citizen, clock)
+    await citizen.sends_photo(_child_card(born="01/01/2000"))
+    await citizen.presses("bhxh_code:card:yes")
+    assert citizen.keys[-1] == "child.adult_registers_themself"

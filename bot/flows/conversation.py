@@ -54,6 +54,7 @@ _CARD_ANSWERS = {
     "street": "street",
     "id_front": "id_front",
     "id_back": "id_back",
+    "gender": "gender",  # a child's BHYT card (``bot.guardians``)
 }
 
 

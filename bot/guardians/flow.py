@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
+from bot.flows import autofill
 from bot.flows.conversation import REQUIRED_FIELDS, Conversation
 from bot.flows.effects import Discard
 from bot.flows.events import Button, Event, Msg, ParamValue, Reply
@@ -114,12 +115,39 @@ class ChildFlow(RegistrationFlow):
         result = ages.birth_date(event.text, now)
         if isinstance(result, Invalid):
             return self._reject(conv, result.code, dict(result.params))
-        conv.answers["birth_date"] = result.value
-        route = ages.route(date.fromisoformat(result.value), now)
+        return self._take_birth_date(conv, result.value, now)
+
+    def _take_birth_date(self, conv: Conversation, born: str, now: datetime) -> list[Reply]:
+        """Typed or read from the child's BHYT card, a birth date decides who registers."""
+        conv.answers["birth_date"] = born
+        route = ages.route(date.fromisoformat(born), now)
         conv.answers["age_route"] = route.value
         if route is ages.Route.ADULT:
             return self._registers_themself(conv, Reply("child.adult_registers_themself"))
         return self._advance(conv, now)
+
+    def _apply_card(
+        self, conv: Conversation, reading: dict[str, Any], now: datetime
+    ) -> list[Reply]:
+        """The adult's card autofill, then what a child's card adds: the birth date (with
+        its age rules) and gender, and the parent it names, checked against the guardian."""
+        replies = super()._apply_card(conv, reading, now)
+        notes = self._parent_note(conv, reading)
+        born = reading.get("birth_date")
+        if not (born and conv.state == "birth_date"):
+            return [*replies[:1], *notes, *replies[1:]]
+        if reading.get("gender"):
+            conv.answers["from_card"] = sorted({*conv.answers.get("from_card", ()), "gender"})
+        # The birth date question, just asked by the adult's autofill, is answered by the card.
+        return [*replies[:-1], *notes, *self._take_birth_date(conv, str(born), now)]
+
+    def _parent_note(self, conv: Conversation, reading: dict[str, Any]) -> list[Reply]:
+        """New cards name a parent: say so when it is not the guardian declaring."""
+        parent = reading.get("parent_name")
+        guardian = str(conv.answers["guardian"].get("full_name") or "")
+        if not parent or not guardian or autofill.same_name(str(parent), guardian):
+            return []
+        return [Reply("child.parent_differs", {"card": str(parent), "guardian": guardian})]
 
     def _ask_id_card_question(self, conv: Conversation, now: datetime) -> list[Reply]:
         buttons = (
