@@ -238,10 +238,9 @@ class ChildFlow(RegistrationFlow):
         name = str(conv.answers.get("full_name", ""))
         params = {**first.params, "name": name}
         another = ((Button("child:start", label_key="btn.register_another_child"),),)
-        return [
-            Reply(key, params, buttons=another),
-            *(Reply("child.next_steps", r.params) for r in rest),
-        ]
+        if not rest:
+            return [Reply(key, params, buttons=another)]
+        return [Reply(key, params), Reply("child.next_steps", rest[0].params, buttons=another)]
 
     def _editable(self, conv: Conversation) -> list[str]:
         return list(CHILD_EDITABLE)
