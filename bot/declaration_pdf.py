@@ -27,7 +27,7 @@ import struct
 import threading
 import unicodedata
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,7 @@ from reportlab.pdfgen.canvas import Canvas
 from bot.clock import VIETNAM
 from bot.flows.agencies import public_contact
 from bot.flows.events import ParamValue
+from bot.guardians.declaration import copy_email, declarer_name, guardian, is_child
 from bot.i18n import Translator
 
 FONT_DIR = Path(__file__).resolve().parent / "fonts"
@@ -328,7 +329,7 @@ def render_declaration_pdf(
     w = _Writer(lang, translator)
     canvas = w.canvas
     canvas.setTitle(w.t("pdf.title"))
-    canvas.setAuthor(_nfc(data.get("full_name", "")))
+    canvas.setAuthor(_nfc(declarer_name(data)))  # a child's guardian declares and signs
     canvas.setSubject(receipt)
     canvas.setCreator("vssid-bot")
     stamp = submitted_at.astimezone(UTC).strftime("D:%Y%m%d%H%M%SZ")
@@ -369,6 +370,7 @@ def _declaration(
 ) -> None:
     local = submitted_at.astimezone(VIETNAM)
     name = _nfc(data.get("full_name", ""))
+    declarer = _nfc(declarer_name(data))  # a child's guardian declares and signs
     agency_code = str((agency or {}).get("code") or data.get("agency_code") or "")
     agency_name = _nfc((agency or {}).get("name") or "")
     agency_shown = f"{agency_name} ({agency_code})" if agency_name else agency_code
@@ -377,7 +379,7 @@ def _declaration(
     _header(w, agency_shown)
     _fields(w, data, name)
     _statements(w, data, name, local, agency, agency_shown)
-    _closing(w, receipt, local, name)
+    _closing(w, receipt, local, declarer)
 
 
 def _header(w: _Writer, agency_shown: str) -> None:
@@ -395,17 +397,28 @@ def _header(w: _Writer, agency_shown: str) -> None:
 def _fields(w: _Writer, data: Mapping[str, Any], name: str) -> None:
     id_type = str(data.get("id_type") or "cccd")
     id_number = _nfc(data.get("id_number", ""))
-    email = _nfc(data.get("email") or "")
     w.field(w.t("pdf.field.full_name"), name)
     w.field(w.t("pdf.field.bhxh_code"), _nfc(data.get("bhxh_code", "")))
-    w.field(
-        w.t("pdf.field.id_number"),
-        f"{id_number} ({w.t(f'id_type.{id_type}')})" if id_number else "",
-    )
-    w.field(w.t("pdf.field.address"), _nfc(address_text(data)))
-    w.field(w.t("pdf.field.contact"), name)
-    w.field(w.t("pdf.field.phone"), _phone(str(data.get("phone") or "")))
-    w.field(w.t("pdf.field.email"), email or w.t("pdf.none"))
+    if is_child(data):  # the birth certificate stands for an ID card
+        born = date.fromisoformat(str(data["birth_date"])).strftime("%d/%m/%Y")
+        w.field(w.t("pdf.field.birth_date"), born)
+        w.field(w.t("pdf.field.gender"), w.t(f"gender.{data.get('gender') or 'male'}"))
+    else:
+        w.field(
+            w.t("pdf.field.id_number"),
+            f"{id_number} ({w.t(f'id_type.{id_type}')})" if id_number else "",
+        )
+    contact = {**data, **guardian(data)}  # a child is reached through the guardian
+    w.field(w.t("pdf.field.address"), _nfc(address_text(contact)))
+    w.field(w.t("pdf.field.contact"), _nfc(declarer_name(data)))
+    w.field(w.t("pdf.field.phone"), _phone(str(contact.get("phone") or "")))
+    w.field(w.t("pdf.field.email"), _nfc(copy_email(data)) or w.t("pdf.none"))
+    if is_child(data):
+        relationship = w.t(f"relationship.{data.get('relationship') or 'other_guardian'}")
+        code = guardian(data).get("bhxh_code", "")
+        w.field(
+            w.t("pdf.field.guardian"), _nfc(f"{declarer_name(data)} ({relationship}) – BHXH {code}")
+        )
     w.gap(3)
 
 
@@ -435,7 +448,7 @@ def _statements(
         contact = " · ".join(_nfc(v) for v in (agency.get("address"), agency.get("phone")) if v)
         w.line(contact, size=9)
         w.gap(1)
-    wants = bool(data.get("wants_email")) and bool(data.get("email"))
+    wants = (is_child(data) or bool(data.get("wants_email"))) and bool(copy_email(data))
     w.line(w.t("pdf.statement.email_copy", {"answer": w.t("pdf.yes" if wants else "pdf.no")}))
     w.gap(2)
     w.line(w.t("pdf.statement.commitment"))

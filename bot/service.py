@@ -32,6 +32,8 @@ from bot.flows.photos import PhotoProblem
 from bot.flows.registration import RegistrationFlow
 from bot.flows.sanitize import visible
 from bot.flows.steps.base import HOTLINE
+from bot.guardians.desk import GuardianDesk, asks_for_child, resumes_child, routes_to_child
+from bot.guardians.flow import ChildFlow, guardian_of
 from bot.i18n import Translator
 from bot.masking import mask_email, mask_phone, mask_user
 from bot.notify import DeliveryError, Notifier
@@ -100,6 +102,9 @@ class RegistrationService:
         campaigns: CampaignService | None = None,
     ) -> None:
         self.flow = flow
+        # A child's declaration: the same steps, the child's machine (``bot.guardians``).
+        self.child_flow = ChildFlow(flow.places, flow.agencies, flow.otp_secret, flow.labels)
+        self.guardians = GuardianDesk(self.child_flow, declarations)
         self.conversations = conversations
         self.declarations = declarations
         self.photos = photos
@@ -171,6 +176,13 @@ class RegistrationService:
             # reports: Telegram has no Vietnamese interface, so many Vietnamese citizens'
             # clients say "en". The greeting offers the other language as one button.
             conv = Conversation(user_key=user_key, locale=self.default_locale)
+        if asks_for_child(event) and not routes_to_child(conv, event):
+            return await self._begin_child(conv, event, now)
+        if routes_to_child(conv, event):
+            child = await self.conversations.load(conv.active_child)
+            if child is not None:
+                return await self._run_child(conv, child, event, now)
+            conv.active_child = ""  # the draft expired meanwhile: the guardian's own again
         had_consent = conv.consent is not None
         if reminders.due(conv, now) == "expire":
             expired = self.flow.expired(conv)
@@ -179,22 +191,30 @@ class RegistrationService:
             had_consent = False
             replies = [*expired, *self.flow.handle(conv, Event.slash("start"), now)]
             return await self._finish(conv, replies, had_consent, now)
+        return await self._step(conv, event, now, had_consent)
+
+    async def _step(
+        self, conv: Conversation, event: Event, now: datetime, had_consent: bool
+    ) -> Outcome:
+        """One event of one conversation, an adult's or a child's, by its own flow."""
+        flow = self._flow_for(conv)
         indexing: list[asyncio.Future[None]] = []  # a kept photo's row, written with the rest
         if event.kind in ("photo", "document"):
-            if self.flow.card_slot(conv):
+            if flow.card_slot(conv):
                 event = await self._scan_card(conv, event, now, indexing)
-            elif self.flow.photo_slot(conv):
+            elif flow.photo_slot(conv):
                 event = await self._check_photo(conv, event, now, indexing)
         # Code-entry locks follow the address, not the conversation: the flow is told of them.
-        if locks := await self.otp_locks.active(self.flow.code_destinations(conv), now):
+        if locks := await self.otp_locks.active(flow.code_destinations(conv), now):
             event = dataclasses.replace(event, otp_locks=locks)
         if event.kind == "choice" and event.choice.startswith("g:fix:"):
             replies = await self._reopen(conv, event.choice.removeprefix("g:fix:"), now)
             return await self._finish(conv, replies, had_consent, now)
         greeting = await self._invitation(conv, event)
-        replies = greeting + self.flow.handle(conv, event, now)
+        replies = greeting + flow.handle(conv, event, now)
         if event.kind == "command" and event.command == "status":
             replies += await self._declarations_status(conv.user_key)
+            replies += await self._children_status(conv.user_key)
         return await self._finish(conv, replies, had_consent, now, indexing)
 
     async def _reopen(self, conv: Conversation, receipt: str, now: datetime) -> list[Reply]:
@@ -210,6 +230,45 @@ class RegistrationService:
         ):
             return [Reply("fix.unavailable", {"receipt": receipt})]
         return self.flow.reopen(conv, found.data, receipt, now)
+
+    def _flow_for(self, conv: Conversation) -> RegistrationFlow:
+        return self.child_flow if conv.kind == "child" else self.flow
+
+    async def _begin_child(self, guardian: Conversation, event: Event, now: datetime) -> Outcome:
+        """/child: the guardian is recognised and consents; the child's draft begins and
+        the guardian's messages answer it from now on."""
+        replies, child = await self.guardians.begin(guardian, event, now)
+        if child is not None:
+            await self._persist(child, False, now)
+            guardian.active_child = child.user_key
+            await self.conversations.save(guardian)
+        return Outcome(guardian.locale, replies)
+
+    async def _run_child(
+        self, guardian: Conversation, child: Conversation, event: Event, now: datetime
+    ) -> Outcome:
+        """An event of the guardian for the child's draft they are filling in. Once it is
+        submitted, cancelled or handed to the child, their messages are theirs again."""
+        if reminders.due(child, now) == "expire":
+            replies = self.child_flow.expired(child)
+            await self._perform(child, now)
+            outcome = Outcome(child.locale, replies)
+        else:
+            if resumes_child(event):
+                event = Event.slash("start")
+            outcome = await self._step(child, event, now, had_consent=True)
+        if child.state in ("done", "cancelled"):
+            guardian.active_child = ""
+            await self.conversations.save(guardian)
+        return outcome
+
+    async def _children_status(self, guardian_key: str) -> list[Reply]:
+        listed: list[Conversation | str] = []
+        for key in await self.conversations.children_of(guardian_key):
+            child = await self.conversations.load(key)
+            if child is not None:
+                listed.append(key if child.state in ("done", "submitting") else child)
+        return await self.guardians.status(listed)
 
     async def _finish(
         self,
@@ -329,12 +388,13 @@ class RegistrationService:
                 if conv is None:
                     continue
                 action = reminders.due(conv, now)
+                flow = self._flow_for(conv)
                 if action == "expire":
-                    replies = self.flow.expired(conv)
+                    replies = flow.expired(conv)
                     await self._perform(conv, now)
                     notices.append(Notice(user_key, conv.locale, replies))
                 elif action == "remind":
-                    replies = self.flow.reminder(conv, reminders.expires_at(conv))
+                    replies = flow.reminder(conv, reminders.expires_at(conv))
                     conv.reminders += 1
                     conv.reminded_at = now.isoformat()
                     await self.conversations.save(conv)  # not touched: silence goes on
@@ -435,7 +495,7 @@ class RegistrationService:
         the flow compares its number with the one typed."""
         data, encoded = event.data or b"", event.channel_encoded
         card: dict[str, Any] | None = None
-        if self.flow.reads_id_photo(conv):
+        if self._flow_for(conv).reads_id_photo(conv):
             kept, scan = await self.cpu.keep_id_photo(data, channel_encoded=encoded)
             card = autofill.reading_from_scan(scan) if scan is not None else None
         else:
@@ -479,7 +539,8 @@ class RegistrationService:
             pending.receipt if own else "another citizen's declaration",
             mask_user(conv.user_key),
         )
-        return self.flow.already_pending(conv, pending.receipt, _submitted_on(pending), own=own)
+        flow = self._flow_for(conv)
+        return flow.already_pending(conv, pending.receipt, _submitted_on(pending), own=own)
 
     async def _withdraw(self, conv: Conversation, receipt: str) -> list[Reply]:
         """Only the citizen's own declaration, and only while it waits for a decision."""
@@ -503,7 +564,7 @@ class RegistrationService:
         )
         reservation = await self.otp_sends.reserve(effect.destination, now)
         if reservation.slot is None:
-            return self.flow.code_delivery(conv, "busy", now, reservation.wait)
+            return self._flow_for(conv).code_delivery(conv, "busy", now, reservation.wait)
         try:
             await self.notifier.send(effect.channel, effect.to, subject, body, now)
         except Exception as exc:
@@ -518,8 +579,8 @@ class RegistrationService:
                 mask_user(conv.user_key),
                 exc,
             )
-            return self.flow.code_delivery(conv, "failed", now)
-        return self.flow.code_delivery(conv, "sent", now)
+            return self._flow_for(conv).code_delivery(conv, "failed", now)
+        return self._flow_for(conv).code_delivery(conv, "sent", now)
 
     def _address_key(self, address: str) -> str:
         """The key code records are kept under for a phone or e-mail the citizen gave."""
@@ -529,7 +590,7 @@ class RegistrationService:
     async def _submit(self, conv: Conversation, now: datetime) -> list[Reply]:
         answers = conv.answers
         data = {
-            **{k: v for k, v in answers.items() if k not in ("draft_id", "resubmit_of")},
+            **self._flow_for(conv).declared(conv),
             "consent": conv.consent,
             "locale": conv.locale,
         }
@@ -559,13 +620,19 @@ class RegistrationService:
             name = declaration_filename(receipt)
             return [Reply("done.pdf", {"receipt": receipt}, document=pdf, document_name=name)]
 
-        self._follow_ups[conv.user_key] = document
-        return self.flow.after_submit(conv, receipt, now)
+        # Keyed by whoever is writing: a child's PDF goes to the guardian's chat.
+        self._follow_ups[guardian_of(conv.user_key)] = document
+        return self._flow_for(conv).after_submit(conv, receipt, now)
 
     async def _erase(self, conv: Conversation, now: datetime) -> list[Reply]:
         """/deletemydata: every trace goes (``Retention.forget_user``); a submitted
         declaration stays, because the agency must keep it, and the user is told so."""
         kept = await self.retention.forget_user(conv, now)
+        for key in await self.conversations.children_of(conv.user_key):
+            child = await self.conversations.load(key)
+            kept += await self.retention.forget_user(
+                child or Conversation(user_key=key, kind="child"), now
+            )
         if self.campaigns is not None:
             await self.campaigns.store.forget_user(conv.user_key)
         return [Reply("erase.kept", {"receipt": d.receipt}) for d in kept]

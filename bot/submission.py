@@ -41,6 +41,7 @@ from bot.declaration_pdf import (
     render_declaration_pdf,
 )
 from bot.flows.registration import HOTLINE
+from bot.guardians.declaration import copy_email
 from bot.i18n import LANGUAGES, Translator
 from bot.masking import mask_email
 from bot.notify import Notifier
@@ -51,7 +52,7 @@ log = logging.getLogger(__name__)
 #: Connect within 5 s, the whole answer within 10 s (well inside the claim's lease).
 HTTP_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 #: Fields of a declaration that never leave the database: photo ids mean nothing elsewhere.
-PRIVATE_FIELDS = frozenset({"portrait", "id_front", "id_back", "draft_id"})
+PRIVATE_FIELDS = frozenset({"portrait", "id_front", "id_back", "birth_certificate", "draft_id"})
 
 
 def destinations(submission_url: str | None) -> tuple[Destination, ...]:
@@ -213,7 +214,7 @@ class SubmissionWorker:
 
     async def _email_copy(self, claimed: ClaimedItem, now: datetime) -> None:
         data = claimed.data
-        email = str(data.get("email") or "")
+        email = copy_email(data)
         if not email:
             raise DeliveryFailed("the declaration has no e-mail address")
         lang = str(data.get("locale") or self.translator.default)

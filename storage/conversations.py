@@ -62,6 +62,16 @@ class ConversationStore:
         self._cache.pop(user_key, None)
         await self.db.write("DELETE FROM conversations WHERE user_key = ?", (user_key,))
 
+    async def children_of(self, guardian_key: str) -> list[str]:
+        """The keys of a guardian's children's drafts (``bot.guardians.flow.child_key``), in
+        the order they were begun. ``substr``, not ``LIKE``: a key may hold ``_``."""
+        prefix = f"{guardian_key}/child/"
+        rows = await self.db.fetch(
+            "SELECT user_key FROM conversations WHERE substr(user_key, 1, ?) = ? ORDER BY rowid",
+            (len(prefix), prefix),
+        )
+        return [str(r[0]) for r in rows]
+
     async def record_consent(self, user_key: str, version: str, given_at: str) -> None:
         await self.db.write(
             "INSERT INTO consents (user_key, version, given_at) VALUES (?, ?, ?)",

@@ -20,6 +20,7 @@ import sys
 from collections.abc import Callable
 
 from bot.cli.terminal import printable
+from bot.guardians.declaration import guardian, is_child
 from bot.masking import mask_name, mask_number, mask_phone
 from bot.review import Decision
 from bot.settings import Settings
@@ -93,6 +94,15 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         await parts.close()
 
 
+def _child_note(data: dict[str, object], *, full: bool) -> str:
+    """A child's declaration says so, with the guardian's BHXH code and relationship."""
+    if not is_child(data):
+        return ""
+    code = str(guardian(data).get("bhxh_code") or "")
+    shown = code if full else mask_number(code)
+    return f"  CHILD of BHXH {shown} ({data.get('relationship') or '?'})"
+
+
 async def _list(parts: Components, agency: str | None, *, full: bool) -> int:
     waiting = await parts.reviews.waiting(agency)
     for item in waiting:
@@ -104,6 +114,6 @@ async def _list(parts: Components, agency: str | None, *, full: bool) -> int:
             name, bhxh, id_number = mask_name(name), mask_number(bhxh), mask_number(id_number)
             phone = mask_phone(phone)
         line = f"{item.receipt}  {item.submitted_at[:10]}  {name}  BHXH {bhxh}  ID {id_number}  "
-        print(printable(line + phone))  # noqa: T201
+        print(printable(line + phone + _child_note(data, full=full)))  # noqa: T201
     print(f"{len(waiting)} waiting")  # noqa: T201
     return 0

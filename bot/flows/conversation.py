@@ -29,6 +29,9 @@ DECLARATION_FIELDS = (
     "agency_code",
 )
 
+#: Each kind of declaration's fields (``Conversation.kind``); ``bot.guardians`` adds the
+#: child's.
+REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {"adult": DECLARATION_FIELDS}
 
 #: The declaration's photos, in the order they are asked.
 PHOTO_FIELDS = ("portrait", "id_front", "id_back")
@@ -51,6 +54,7 @@ _CARD_ANSWERS = {
     "street": "street",
     "id_front": "id_front",
     "id_back": "id_back",
+    "gender": "gender",  # a child's BHYT card (``bot.guardians``)
 }
 
 
@@ -60,6 +64,9 @@ class Conversation:
 
     user_key: str
     state: str = "consent"
+    #: Which declaration this is ("adult", or "child": ``bot.guardians``), hence which
+    #: machine moves it (``bot.flows.machine.MACHINES``).
+    kind: str = "adult"
     locale: str = "vi"
     answers: dict[str, Any] = field(default_factory=dict)
     attempts: dict[str, int] = field(default_factory=dict)
@@ -78,6 +85,9 @@ class Conversation:
     #: The buttons of the last question asked (``bot.flows.typed_buttons.to_stored``), so
     #: a typed «có», «2» or a button's words can answer it.
     offered: list[dict[str, Any]] = field(default_factory=list)
+    #: A guardian's conversation: the key of the child's draft their messages now answer
+    #: (``bot.guardians``), or "" when they answer their own.
+    active_child: str = ""
     effects: list[Effect] = field(default_factory=list, repr=False)
 
     # Conditions used by the state machine's transitions (declared by name there).
@@ -103,6 +113,10 @@ class Conversation:
     def needs_agency(self, *_: object) -> bool:
         return not self.answers.get("agency_code")
 
+    def asks_about_id_card(self, *_: object) -> bool:
+        """A child of 14–17 (``bot.guardians.ages.Route.ASK_ID_CARD``) may have a CCCD."""
+        return self.answers.get("age_route") == "ask_id_card"
+
     def doubts_the_front(self, *_: object) -> bool:
         """The ID photo in doubt (``id_conflict``) was sent as the front."""
         return bool(self.listing.get("pending", {}).get("slot") == "id_front")
@@ -123,6 +137,8 @@ class Conversation:
 
     def missing_fields(self) -> list[str]:
         """Declaration fields still without an answer (the e-mail only if it was wanted)."""
+        if self.kind != "adult":
+            return [name for name in REQUIRED_FIELDS[self.kind] if not self.answers.get(name)]
         missing = []
         for name in DECLARATION_FIELDS:
             if name == "email" and not self.wants_email():

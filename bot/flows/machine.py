@@ -39,11 +39,8 @@ QUESTION_STATES = (
 #: another number than the one typed.
 CONFIRMATION_STATES = ("name_confirm", "passport_confirm", "email_confirm", "id_conflict")
 
-STATES: list[str | dict[str, Any]] = [
-    "consent",
-    *QUESTION_STATES[:-1],
-    *CONFIRMATION_STATES,
-    "agency",
+#: The states every declaration ends with.
+CLOSING_STATES: list[str | dict[str, Any]] = [
     {"name": "review", "on_enter": "leave_editing"},
     "otp",
     "submitting",
@@ -52,7 +49,16 @@ STATES: list[str | dict[str, Any]] = [
 ]
 
 
-def _then(source: str, dest: str, *, unless_editing: bool = True) -> list[dict[str, Any]]:
+STATES: list[str | dict[str, Any]] = [
+    "consent",
+    *QUESTION_STATES[:-1],
+    *CONFIRMATION_STATES,
+    "agency",
+    *CLOSING_STATES,
+]
+
+
+def then(source: str, dest: str, *, unless_editing: bool = True) -> list[dict[str, Any]]:
     """``advance`` from ``source`` to ``dest``, or back to the review when editing."""
     back = [{"trigger": "advance", "source": source, "dest": "review", "conditions": "is_editing"}]
     return [
@@ -61,7 +67,7 @@ def _then(source: str, dest: str, *, unless_editing: bool = True) -> list[dict[s
     ]
 
 
-def _doubted(question: str, confirmation: str) -> list[dict[str, Any]]:
+def doubted(question: str, confirmation: str) -> list[dict[str, Any]]:
     """``doubt`` asks ``confirmation`` about the answer just given to ``question``;
     ``retype`` goes back to the question, nothing else lost."""
     return [
@@ -86,7 +92,7 @@ def _after_id(source: str) -> list[dict[str, Any]]:
             "dest": "id_back",
             "conditions": ["is_editing", "needs_id_back"],
         },
-        *_then(source, "province"),
+        *then(source, "province"),
     ]
 
 
@@ -119,18 +125,38 @@ EDITABLE: dict[str, str] = {
     "agency": "agency",
 }
 
+def closing(editable: dict[str, str]) -> list[dict[str, Any]]:
+    """From the agency to the receipt: the review with its edits, the code, the
+    submission, and a cancel from anywhere. The same for every declaration (an adult's,
+    a child's: ``bot.guardians.machine``)."""
+    return [
+        {"trigger": "advance", "source": "agency", "dest": "review"},
+        *(
+            {"trigger": f"edit_{name}", "source": "review", "dest": dest, "before": "enter_editing"}
+            for name, dest in editable.items()
+        ),
+        {"trigger": "confirm", "source": "review", "dest": "otp"},
+        {"trigger": "change_destination", "source": "otp", "dest": "review"},
+        {"trigger": "verified", "source": "otp", "dest": "submitting"},
+        # The BHXH code already has a declaration waiting for the agency: not stored twice.
+        {"trigger": "held_back", "source": ["otp", "submitting"], "dest": "review"},
+        {"trigger": "submitted", "source": "submitting", "dest": "done"},
+        {"trigger": "cancel", "source": "*", "dest": "cancelled"},
+    ]
+
+
 TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "agree", "source": "consent", "dest": "bhxh_code"},
-    *_then("bhxh_code", "full_name"),
-    *_then("full_name", "id_number"),
-    *_doubted("full_name", "name_confirm"),
-    *_then("name_confirm", "id_number"),
+    *then("bhxh_code", "full_name"),
+    *then("full_name", "id_number"),
+    *doubted("full_name", "name_confirm"),
+    *then("name_confirm", "id_number"),
     *_after_id("id_number"),
-    *_doubted("id_number", "passport_confirm"),
+    *doubted("id_number", "passport_confirm"),
     *_after_id("passport_confirm"),
     # A new province always needs its commune, and a new commune its street.
-    *_then("province", "commune", unless_editing=False),
-    *_then("commune", "street", unless_editing=False),
+    *then("province", "commune", unless_editing=False),
+    *then("commune", "street", unless_editing=False),
     # A whole address typed (or read from a card) answers commune and maybe street at once.
     *_street_then(["province", "commune"], "address_found"),
     {
@@ -142,19 +168,19 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "address_found", "source": ["province", "commune"], "dest": "street"},
     *_street_then("street"),
     {"trigger": "advance", "source": "street", "dest": "phone"},
-    *_then("phone", "email_choice"),
+    *then("phone", "email_choice"),
     {"trigger": "advance", "source": "email_choice", "dest": "email", "conditions": "wants_email"},
-    *_then("email_choice", "portrait"),
-    *_then("email", "portrait"),
-    *_doubted("email", "email_confirm"),
-    *_then("email_confirm", "portrait"),
-    *_then("portrait", "id_front"),
+    *then("email_choice", "portrait"),
+    *then("email", "portrait"),
+    *doubted("email", "email_confirm"),
+    *then("email_confirm", "portrait"),
+    *then("portrait", "id_front"),
     # A passport has no back side: its photo page is the only ID picture.
     {"trigger": "advance", "source": "id_front", "dest": "id_back", "conditions": "needs_id_back"},
     {"trigger": "advance", "source": "id_front", "dest": "review", "conditions": "is_editing"},
     {"trigger": "advance", "source": "id_front", "dest": "agency", "conditions": "has_passport"},
     {"trigger": "advance", "source": "id_front", "dest": "id_back"},
-    *_then("id_back", "agency"),
+    *then("id_back", "agency"),
     # The QR on an ID photo says another number than the one typed: which is right?
     {"trigger": "doubt", "source": ["id_front", "id_back"], "dest": "id_conflict"},
     {
@@ -164,27 +190,16 @@ TRANSITIONS: list[dict[str, Any]] = [
         "conditions": "doubts_the_front",
     },
     {"trigger": "retype", "source": "id_conflict", "dest": "id_back"},
-    {"trigger": "advance", "source": "agency", "dest": "review"},
-    *(
-        {"trigger": f"edit_{field}", "source": "review", "dest": dest, "before": "enter_editing"}
-        for field, dest in EDITABLE.items()
-    ),
-    {"trigger": "confirm", "source": "review", "dest": "otp"},
-    {"trigger": "change_destination", "source": "otp", "dest": "review"},
-    {"trigger": "verified", "source": "otp", "dest": "submitting"},
-    # The BHXH code already has a declaration waiting for the agency: not stored twice.
-    {"trigger": "held_back", "source": ["otp", "submitting"], "dest": "review"},
-    {"trigger": "submitted", "source": "submitting", "dest": "done"},
+    *closing(EDITABLE),
     {"trigger": "restart", "source": ["done", "cancelled"], "dest": "bhxh_code"},
     # A rejected declaration corrected in the chat: its photos went with the decision.
     {"trigger": "fix", "source": "done", "dest": "portrait"},
-    {"trigger": "cancel", "source": "*", "dest": "cancelled"},
 ]
 
 
 class _Cursor:
-    """The one model ever attached to the shared machine; it stands for the conversation
-    of the event being handled.
+    """The one model ever attached to a machine; it stands for the conversation of the
+    event being handled.
 
     Attaching a model (``add_model``) binds every trigger and state check to it, which was
     half the cost of a step (about 230 µs, measured with cProfile); the flow is synchronous,
@@ -193,8 +208,8 @@ class _Cursor:
     conversation.
     """
 
-    def __init__(self) -> None:
-        self.state = "consent"
+    def __init__(self, initial: str) -> None:
+        self.state = initial
         self.conversation: Conversation | None = None
 
     def __getattr__(self, name: str) -> Any:
@@ -203,45 +218,64 @@ class _Cursor:
         return getattr(self.conversation, name)
 
 
-_CURSOR = _Cursor()
+class FlowMachine:
+    """One declaration's machine (states and transitions as data) and its cursor."""
 
-MACHINE = Machine(
-    model=_CURSOR,
-    states=STATES,
-    transitions=TRANSITIONS,
-    initial="consent",
-    auto_transitions=False,
-    ignore_invalid_triggers=False,
-)
+    def __init__(
+        self, states: list[str | dict[str, Any]], transitions: list[dict[str, Any]], initial: str
+    ) -> None:
+        self.cursor = _Cursor(initial)
+        self.machine = Machine(
+            model=self.cursor,
+            states=states,
+            transitions=transitions,
+            initial=initial,
+            auto_transitions=False,
+            ignore_invalid_triggers=False,
+        )
+        # The triggers each state has transitions for. ``may_trigger`` would find them by
+        # scanning every event of the machine and then evaluate the guards that
+        # ``trigger`` evaluates again: ~60 µs per step for nothing.
+        self.triggers_from: dict[str, frozenset[str]] = {
+            name: frozenset(self.machine.get_triggers(name)) for name in self.machine.states
+        }
 
 
-#: The triggers each state has transitions for. ``may_trigger`` would find them by scanning
-#: every event of the machine and then evaluate the guards that ``trigger`` evaluates
-#: again: ~60 µs per step for nothing.
-_TRIGGERS_FROM: dict[str, frozenset[str]] = {
-    name: frozenset(MACHINE.get_triggers(name)) for name in MACHINE.states
-}
+#: The adult's declaration.
+ADULT = FlowMachine(STATES, TRANSITIONS, "consent")
+MACHINE = ADULT.machine
+
+#: Each kind of declaration's machine, by ``Conversation.kind``; other packages add theirs
+#: (``bot.guardians.machine`` adds the child's).
+MACHINES: dict[str, FlowMachine] = {"adult": ADULT}
+
+
+def _machine_of(conversation: Conversation) -> FlowMachine:
+    return MACHINES[conversation.kind]
 
 
 @contextmanager
 def attached(conversation: Conversation) -> Iterator[Conversation]:
-    """Point the shared machine at ``conversation`` for one event."""
-    if _CURSOR.conversation is not None:
+    """Point the conversation's machine at it for one event."""
+    cursor = _machine_of(conversation).cursor
+    if cursor.conversation is not None:
         raise RuntimeError("the machine is already working on another conversation")
-    _CURSOR.conversation = conversation
+    cursor.conversation = conversation
     try:
         yield conversation
     finally:
-        _CURSOR.conversation = None
+        cursor.conversation = None
 
 
 def fire(conversation: Conversation, trigger: str) -> bool:
     """Run ``trigger`` on the attached conversation; ``False`` when it does not apply."""
-    if _CURSOR.conversation is not conversation:
+    flow_machine = _machine_of(conversation)
+    cursor = flow_machine.cursor
+    if cursor.conversation is not conversation:
         raise RuntimeError("fire() outside attached()")
-    if trigger not in _TRIGGERS_FROM[conversation.state]:
+    if trigger not in flow_machine.triggers_from[conversation.state]:
         return False
-    _CURSOR.state = conversation.state
-    moved = bool(_CURSOR.trigger(trigger))  # False when a guard says no
-    conversation.state = _CURSOR.state
+    cursor.state = conversation.state
+    moved = bool(cursor.trigger(trigger))  # False when a guard says no
+    conversation.state = cursor.state
     return moved

@@ -120,6 +120,10 @@ class RegistrationFlow(
         """The card whose QR the current step can read from a photo ("bhyt" or "cccd")."""
         return autofill.CARD_FOR_STEP.get(conv.state)
 
+    def declared(self, conv: Conversation) -> dict[str, Any]:
+        """The declaration as stored and sent to the agency: the answers."""
+        return {k: v for k, v in conv.answers.items() if k not in ("draft_id", "resubmit_of")}
+
     def after_submit(self, conv: Conversation, receipt: str, now: datetime) -> list[Reply]:
         """The declaration is stored under ``receipt``: close the conversation."""
         with attached(conv):

@@ -24,7 +24,7 @@ from bot.wiring import Components
 
 log = logging.getLogger(__name__)
 LONG_POLL_TIMEOUT = 30
-COMMANDS = ("start", "register", "status", "cancel", "language", "help", "deletemydata")
+COMMANDS = ("start", "register", "child", "status", "cancel", "language", "help", "deletemydata")
 SWEEP_EVERY = 300  # seconds between reminder/expiry sweeps; also one at start-up
 HELPDESK_EVERY = 60  # seconds between checks for help requests nobody answered in time
 

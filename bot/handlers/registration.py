@@ -14,6 +14,7 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ContextTypes, ExtBot
 
 from bot.flows.events import Event
+from bot.guardians.flow import guardian_of
 from bot.handlers.budget import Lane
 from bot.handlers.events import to_event
 from bot.handlers.render import NewestMessages, send_replies
@@ -96,7 +97,8 @@ async def _notify(
     deleted the account; 400: chat not found) counts an attempt and is parked after a few.
     Any other failure (network, flood control, Telegram down) is not the user's doing: the
     notice is simply tried again at the next sweep."""
-    channel, _, chat = notice.user_key.partition(":")
+    # A child's draft (``bot.guardians``) is told to its guardian's chat.
+    channel, _, chat = guardian_of(notice.user_key).partition(":")
     if channel != "tg" or not chat.lstrip("-").isdigit():
         return
     try:

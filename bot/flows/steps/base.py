@@ -75,6 +75,13 @@ def _raw_label(_lang: str, button: Button) -> str:
 class FlowBase:
     """State shared by the step mixins and the helpers they all use."""
 
+    #: The step number of each question, and how many steps there are ("bước 3/10"); a
+    #: child's declaration has its own (``bot.guardians.flow``).
+    progress: dict[str, int] = PROGRESS
+    total_steps: int = TOTAL_STEPS
+    #: Where a step's question is in the catalogue (``ask.<state>``).
+    question_prefix = "ask."
+
     def __init__(
         self,
         places: Places,
@@ -111,11 +118,12 @@ class FlowBase:
         params: dict[str, ParamValue] | None = None,
     ) -> Reply:
         values: dict[str, ParamValue] = {
-            "step": PROGRESS.get(state, TOTAL_STEPS),
-            "total": TOTAL_STEPS,
+            "step": self.progress.get(state, self.total_steps),
+            "total": self.total_steps,
         }
         values.update(params or {})
-        return Reply(key or f"ask.{state}", values, buttons=buttons, keyboard=keyboard, edit=edit)
+        key = key or f"{self.question_prefix}{state}"
+        return Reply(key, values, buttons=buttons, keyboard=keyboard, edit=edit)
 
     def _reject(
         self, conv: Conversation, code: str, params: dict[str, ParamValue] | None = None

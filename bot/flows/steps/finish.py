@@ -30,11 +30,14 @@ class FinishSteps(FlowBase):
             "agency_contact": self._agency_contact(agency) if agency else "",
             "hotline": HOTLINE,
         }
-        buttons = () if fresh else ((Button("g:new", label_key="btn.new_declaration"),),)
-        return [
-            Reply("done.receipt" if fresh else "done.already", params, buttons=buttons),
-            *([Reply("done.next_steps", params)] if fresh else []),
-        ]
+        # A parent may go on to register a child (``bot.guardians``). On the last message,
+        # so the receipt and its next steps still go as one.
+        child = (Button("child:start", label_key="btn.register_child"),)
+        if fresh:
+            next_steps = Reply("done.next_steps", params, buttons=(child,))
+            return [Reply("done.receipt", params), next_steps]
+        new = (Button("g:new", label_key="btn.new_declaration"),)
+        return [Reply("done.already", params, buttons=(new, child))]
 
     def _on_done(self, conv: Conversation, event: Event, now: datetime) -> list[Reply]:
         return self._receipt(conv, fresh=False)
