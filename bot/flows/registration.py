@@ -160,7 +160,9 @@ class RegistrationFlow(
                 one_row(
                     "withdraw.confirm",
                     Button(
-                        f"g:withdrawyes:{receipt}:{token}", label_key="btn.withdraw_yes", answer="yes"
+                        f"g:withdrawyes:{receipt}:{token}",
+                        label_key="btn.withdraw_yes",
+                        answer="yes",
                     ),
                     Button("g:withdrawno", label_key="btn.cancel_no", answer="no"),
                 )
