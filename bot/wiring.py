@@ -56,6 +56,14 @@ class Components:
     #: ``None`` without a staff chat: help then lists the hotlines only.
     helpdesk: HelpDesk | None = None
 
+    def staff_chat(self) -> int:
+        """The staff supergroup, for the help desk and the officers: their handlers are
+        registered only when ``STAFF_CHAT_ID`` is set."""
+        chat = self.settings.staff_chat_id
+        if chat is None:
+            raise RuntimeError("the staff chat is used only with STAFF_CHAT_ID set")
+        return chat
+
     @asynccontextmanager
     async def delivering(self, interval: float = 5.0) -> AsyncIterator[None]:
         """Run the submission worker for as long as the block runs (bot or console)."""

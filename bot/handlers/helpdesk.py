@@ -85,7 +85,7 @@ async def citizen_gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
             return
         copy = await desk.topic_side(helped, update.edited_message.message_id)
         if copy is not None:
-            await _mirror_edit(context.bot, _staff_chat(parts), copy, update.edited_message)
+            await _mirror_edit(context.bot, parts.staff_chat(), copy, update.edited_message)
         raise ApplicationHandlerStop
     message = update.message
     if message is None:
@@ -229,7 +229,7 @@ async def _copy_into_topic(
     replied = message.reply_to_message
     target = await desk.topic_side(request, replied.message_id) if replied else None
     copied = await bot.copy_message(
-        chat_id=_staff_chat(parts),
+        chat_id=parts.staff_chat(),
         from_chat_id=message.chat_id,
         message_id=message.message_id,
         message_thread_id=request.thread_id,
@@ -265,13 +265,6 @@ async def _mirror_edit(bot: ExtBot[Any], chat_id: int, message_id: int, edited: 
 # ----------------------------------------------------------------------------- the topic
 
 
-def _staff_chat(parts: Components) -> int:
-    chat = parts.settings.staff_chat_id
-    if chat is None:
-        raise RuntimeError("the help desk runs only with STAFF_CHAT_ID set")
-    return chat
-
-
 async def _open_topic(
     bot: ExtBot[Any],
     parts: Components,
@@ -288,12 +281,12 @@ async def _open_topic(
             request = current
         if request.thread_id is not None and not recreate:
             try:
-                await bot.reopen_forum_topic(_staff_chat(parts), request.thread_id)
+                await bot.reopen_forum_topic(parts.staff_chat(), request.thread_id)
             except BadRequest as exc:
                 recreate = _THREAD_GONE in str(exc).lower()  # else: it was open already
         if request.thread_id is None or recreate:
             name = card.topic_name(conv, request.reference)
-            thread_id = await _create_topic(bot, _staff_chat(parts), name)
+            thread_id = await _create_topic(bot, parts.staff_chat(), name)
             request = await desk.in_topic(request, thread_id)
     await _post_card(bot, parts, request, conv)
     return request
@@ -340,10 +333,10 @@ async def _post_card(
         },
     )
     sent = await bot.send_message(
-        _staff_chat(parts), body, message_thread_id=request.thread_id
+        parts.staff_chat(), body, message_thread_id=request.thread_id
     )
     try:
-        await bot.pin_chat_message(_staff_chat(parts), sent.message_id, disable_notification=True)
+        await bot.pin_chat_message(parts.staff_chat(), sent.message_id, disable_notification=True)
     except TelegramError as exc:  # the bot may lack the right to pin: the card is there
         log.info("could not pin the card of %s: %s", request.reference, exc)
 
@@ -359,7 +352,7 @@ async def _post_in_topic(
         return
     words = parts.translator.text(parts.settings.bot_default_locale, key, params)
     try:
-        await bot.send_message(_staff_chat(parts), words, message_thread_id=request.thread_id)
+        await bot.send_message(parts.staff_chat(), words, message_thread_id=request.thread_id)
     except TelegramError as exc:
         log.info("could not post in the topic of %s: %s", request.reference, exc)
 
@@ -372,7 +365,7 @@ async def is_staff(bot: ExtBot[Any], parts: Components, user_id: int) -> bool:
     if user_id not in parts.settings.staff_ids:
         return False
     try:
-        member = await bot.get_chat_member(_staff_chat(parts), user_id)
+        member = await bot.get_chat_member(parts.staff_chat(), user_id)
     except TelegramError as exc:
         log.info("could not check staff member %s: %s", mask_user(str(user_id)), exc)
         return False
@@ -524,7 +517,7 @@ async def _resolve(
     await _post_in_topic(bot, parts, request, "helpdesk.staff.resolved")
     if close and request.thread_id is not None:
         try:
-            await bot.close_forum_topic(_staff_chat(parts), request.thread_id)
+            await bot.close_forum_topic(parts.staff_chat(), request.thread_id)
         except BadRequest as exc:  # closed already
             log.info("topic of %s not closed: %s", request.reference, exc)
     await _tell_citizen(bot, parts, request.user_key, Reply("helpdesk.resolved"))

@@ -92,7 +92,7 @@ async def _review(
         try:
             data = await parts.service.photos.get(str(photo_id))
             await bot.send_photo(
-                _chat(parts), data, caption=_field(parts, name), message_thread_id=thread
+                parts.staff_chat(), data, caption=_field(parts, name), message_thread_id=thread
             )
         except (OSError, TelegramError) as exc:  # a missing file must not hide the rest
             log.warning("photo of %s not shown: %s", declaration.receipt, type(exc).__name__)
@@ -124,15 +124,8 @@ def _field(parts: Components, name: str) -> str:
     return parts.translator.text(parts.settings.bot_default_locale, f"field.{name}")
 
 
-def _chat(parts: Components) -> int:
-    chat = parts.settings.staff_chat_id
-    if chat is None:
-        raise RuntimeError("officers decide in the staff chat only with STAFF_CHAT_ID set")
-    return chat
-
-
 async def _say(
     bot: ExtBot[Any], parts: Components, thread: int, key: str, params: dict[str, Any] | None = None
 ) -> None:
     words = parts.translator.text(parts.settings.bot_default_locale, key, params)
-    await bot.send_message(_chat(parts), words, message_thread_id=thread)
+    await bot.send_message(parts.staff_chat(), words, message_thread_id=thread)
