@@ -50,8 +50,9 @@ class Child:
     def typed_birth_date(self) -> str:
         return self.born.strftime("%d/%m/%Y")
 
-    def bhyt_card(self) -> bytes:
-        """A photo of the child's BHYT card, its QR laid out as the corpus lays real ones."""
+    def bhyt_card(self, layout: int) -> bytes:
+        """A photo of the child's BHYT card, its QR laid out as the corpus lays real ones;
+        ``layout`` picks the card's form (see ``CARD_FORMS``)."""
         record = Record(
             id_number="031215000000",  # a child has none; the card's region digits come from it
             old_id="",
@@ -63,13 +64,17 @@ class Child:
             bhxh=self.bhxh_code,
             new_card=True,
         )
-        return qr_photo(bhyt_payload(record, random.Random(self.bhxh_code)))
+        return qr_photo(bhyt_payload(record, random.Random(layout)))
 
 
 KHANG = Child("Nguyễn Minh Khang", date(2015, 3, 5), "0398765432")
 HA = Child("Nguyễn Thu Hà", date(2018, 9, 1), "0398765433")
 #: 16 on the test's day (23/11/2026 in Vietnam).
 CUC = Child("Trần Thị Cúc", date(2010, 1, 1), "0398765434")
+#: The corpus's seeds that draw each form of BHYT card: the 16-field form of new cards,
+#: and the old 9-field form whose card number puts a group code (here TE4 31) before the
+#: BHXH code.
+CARD_FORMS = {"new card": 1, "old TE card": 9}
 
 
 @pytest.fixture
@@ -187,12 +192,13 @@ async def test_a_16_year_old_with_an_id_card_is_sent_to_register_themself(
     assert CUC.first_name not in await mother.command("status")
 
 
+@pytest.mark.parametrize("form", sorted(CARD_FORMS))
 async def test_a_childs_bhyt_card_photo_fills_code_name_and_birth_date(
-    running: Running, clock: FakeClock
+    running: Running, clock: FakeClock, form: str
 ) -> None:
     mother = await registered_mother(running, clock)
     await starts_a_child(mother)
-    read = await mother.sends_photo(KHANG.bhyt_card())
+    read = await mother.sends_photo(KHANG.bhyt_card(CARD_FORMS[form]))
     assert KHANG.full_name in read and KHANG.typed_birth_date in read, read
     asked = await mother.presses("bhxh_code:card:yes")
     assert "Ảnh chân dung của con" in asked, asked  # the card answered the gender too
