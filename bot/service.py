@@ -610,6 +610,7 @@ class RegistrationService:
         await self.retention.after_submit(conv, data, now)
         agency = agency_info(self.flow.agencies.by_code(answers["agency_code"]))
         locale = conv.locale
+        caption = self._flow_for(conv).document_caption(conv, receipt)
 
         async def document() -> list[Reply]:
             """The PDF follows the receipt: its rendering need not hold the answer."""
@@ -618,7 +619,7 @@ class RegistrationService:
             if self.on_submitted is not None:
                 self.on_submitted()  # the e-mail copy can now reuse this PDF
             name = declaration_filename(receipt)
-            return [Reply("done.pdf", {"receipt": receipt}, document=pdf, document_name=name)]
+            return [dataclasses.replace(caption, document=pdf, document_name=name)]
 
         # Keyed by whoever is writing: a child's PDF goes to the guardian's chat.
         self._follow_ups[guardian_of(conv.user_key)] = document

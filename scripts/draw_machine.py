@@ -1,25 +1,36 @@
-"""Writes docs/registration.mmd, a mermaid diagram of the registration state machine,
-from the same data the bot runs on (``bot.flows.machine``). Run after changing the flow."""
+"""Writes a mermaid diagram of each kind of declaration's state machine (docs/registration.mmd
+for an adult's, docs/registration-<kind>.mmd for the others, e.g. a child's), from the same
+data the bot runs on (``bot.flows.machine.MACHINES``). Run after changing a flow:
+``python scripts/draw_machine.py`` draws them all, ``--kind child`` one."""
 
 from __future__ import annotations
 
+import argparse
+from collections.abc import Sequence
 from pathlib import Path
 
 from transitions.extensions import GraphMachine
 
+import bot.guardians.machine  # noqa: F401 (registers the child's machine in MACHINES)
 from bot.flows.conversation import Conversation
-from bot.flows.machine import STATES, TRANSITIONS
+from bot.flows.machine import MACHINES
 
-OUT = Path(__file__).resolve().parents[1] / "docs" / "registration.mmd"
+DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 
-def render() -> str:
-    model = Conversation("diagram")
+def diagram_path(kind: str) -> Path:
+    """Where the diagram of ``kind`` is written (the adult's keeps its historic name)."""
+    return DOCS / ("registration.mmd" if kind == "adult" else f"registration-{kind}.mmd")
+
+
+def render(kind: str = "adult") -> str:
+    flow = MACHINES[kind]
+    model = Conversation("diagram", kind=kind)
     GraphMachine(
         model=model,
-        states=STATES,
-        transitions=[t for t in TRANSITIONS if t["source"] != "*"],  # cancel: from anywhere
-        initial="consent",
+        states=flow.states,
+        transitions=[t for t in flow.transitions if t["source"] != "*"],  # cancel: from anywhere
+        initial=flow.initial,
         auto_transitions=False,
         graph_engine="mermaid",
         show_conditions=True,
@@ -28,9 +39,16 @@ def render() -> str:
     return diagram
 
 
-def main() -> None:
-    OUT.write_text(render())
-    print(f"wrote {OUT}")
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--kind", choices=sorted(MACHINES), help="one kind of declaration (default: all)"
+    )
+    kinds = [kind] if (kind := parser.parse_args(argv).kind) else sorted(MACHINES)
+    for name in kinds:
+        out = diagram_path(name)
+        out.write_text(render(name))
+        print(f"wrote {out}")
 
 
 if __name__ == "__main__":

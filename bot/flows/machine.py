@@ -224,6 +224,8 @@ class FlowMachine:
     def __init__(
         self, states: list[str | dict[str, Any]], transitions: list[dict[str, Any]], initial: str
     ) -> None:
+        # Kept as declared, for drawing the machine (``scripts/draw_machine.py``).
+        self.states, self.transitions, self.initial = states, transitions, initial
         self.cursor = _Cursor(initial)
         self.machine = Machine(
             model=self.cursor,

@@ -124,6 +124,10 @@ class RegistrationFlow(
         """The declaration as stored and sent to the agency: the answers."""
         return {k: v for k, v in conv.answers.items() if k not in ("draft_id", "resubmit_of")}
 
+    def document_caption(self, conv: Conversation, receipt: str) -> Reply:
+        """The caption of the declaration's PDF, which follows the receipt."""
+        return Reply("done.pdf", {"receipt": receipt})
+
     def after_submit(self, conv: Conversation, receipt: str, now: datetime) -> list[Reply]:
         """The declaration is stored under ``receipt``: close the conversation."""
         with attached(conv):

@@ -231,6 +231,12 @@ class ChildFlow(RegistrationFlow):
         email = str(conv.answers["guardian"]["email"])
         return {**super().declared(conv), "kind": "child", "email": email, "wants_email": True}
 
+    def document_caption(self, conv: Conversation, receipt: str) -> Reply:
+        """Each child's PDF arrives in the guardian's chat, beside her own and her other
+        children's: its caption names the child."""
+        name = str(conv.answers.get("full_name", ""))
+        return Reply("child.pdf", {"receipt": receipt, "name": name})
+
     def _receipt(self, conv: Conversation, *, fresh: bool) -> list[Reply]:
         """The adult's receipt, naming the child."""
         first, *rest = super()._receipt(conv, fresh=fresh)
