@@ -256,6 +256,51 @@ async def test_an_id_photo_whose_qr_matches_the_typed_number_needs_no_question(
     assert (await citizen.answers())["id_verified_by_qr"] is True
 
 
+async def test_once_the_front_qr_proved_the_number_the_back_is_not_read_for_one_again(
+    citizen: Citizen, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A card carries one QR: the worker's QR read (~3 ms a photo) is spent once."""
+    read = spy_on_id_photo_reads(citizen, monkeypatch)
+    await citizen.agrees()
+    await citizen.answers_in_turn("0312345678", "Phạm Minh Đức", "031099012345")
+    await citizen.answers_in_turn(*TYPED_UNTIL_PHONE[3:], "0983 847 986")
+    await citizen.presses("email_choice:no")
+    await citizen.sends_photo(photo_bytes(seed=1))
+    await citizen.sends_photo(qr_photo(CCCD_2021))
+    await citizen.sends_photo(photo_bytes(seed=2))
+    assert await citizen.state() == "agency"
+    assert read == ["id_front"]  # the back was kept as any photo, not read
+
+
+async def test_a_passport_page_is_not_read_for_a_card_qr(
+    citizen: Citizen, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    read = spy_on_id_photo_reads(citizen, monkeypatch)
+    await citizen.agrees()
+    await citizen.answers_in_turn("0312345678", "Nguyễn Văn An", "C1234567")
+    await citizen.presses("passport_confirm:yes")
+    await citizen.answers_in_turn(*TYPED_UNTIL_PHONE[3:], "0983 847 986")
+    await citizen.presses("email_choice:no")
+    await citizen.sends_photo(photo_bytes(seed=1))
+    await citizen.sends_photo(photo_bytes(seed=2))
+    assert await citizen.state() == "agency"
+    assert read == []
+
+
+def spy_on_id_photo_reads(citizen: Citizen, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The steps at which the CPU worker was asked to read an ID photo's QR."""
+    cpu, read = citizen.parts.service.cpu, []
+    keep_id_photo = cpu.keep_id_photo
+
+    async def reading(*args: object, **kwargs: object) -> object:
+        conv = await citizen.parts.service.conversations.load(citizen.user_key)
+        read.append(conv.state if conv else "?")
+        return await keep_id_photo(*args, **kwargs)
+
+    monkeypatch.setattr(cpu, "keep_id_photo", reading)
+    return read
+
+
 async def test_a_card_photo_at_the_id_step_that_differs_from_the_typed_number_is_flagged(
     citizen: Citizen,
 ) -> None:
