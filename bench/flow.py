@@ -34,7 +34,8 @@ Measures (each 3 runs, medians; ``--quick``: one short run of each, 50 users, N 
 
 1. throughput: 200 users at once, each sending its next update as soon as ``process_update``
    for the previous one returned; steps/s = all updates / wall time of the whole run. Also
-   CPU per step (process and event-loop thread) and Bot API calls per step; and the calls
+   CPU per step (process, event-loop thread, and the CPU worker processes, from ``/proc``)
+   and Bot API calls per step; and the calls
    aimed at a chat (every one with a ``chat_id``: messages, edits, the PDF; not
    ``answerCallbackQuery`` or ``getFile``) per completed registration, PDFs included (counted
    after the background backlog is drained): each spends Telegram's ~30 a second.
@@ -623,6 +624,19 @@ class ThroughputRun:
     sustained_rate: float  # steps / (run + drain)
     cpu_all_ms: float  # whole process CPU per step, backlog included
     calls_per_registration: float  # calls with a chat_id, PDFs included
+    worker_cpu_ms: float  # the CPU worker processes' CPU per step, while users were answered
+
+
+def processes_cpu(pids: list[int]) -> float:
+    """CPU seconds (user + system) the live processes ``pids`` have used so far: a child's
+    own figures from ``/proc``, since ``RUSAGE_CHILDREN`` counts only children that ended."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / ticks
 
 
 async def throughput(photos: list[bytes], users: int) -> ThroughputRun:
@@ -632,11 +646,14 @@ async def throughput(photos: list[bytes], users: int) -> ThroughputRun:
         gc.collect()
         calls_before = Counter(sim.server.calls)
         chat_calls_before = sim.server.chat_calls
+        workers = sim.parts.service.cpu.pids
         cpu, loop_cpu = time.process_time(), time.thread_time()
+        worker_cpu = processes_cpu(workers)
         start = time.perf_counter()
         counts = await asyncio.gather(*(sim.run_user(SimUser(uid)) for uid in new_uids(users)))
         elapsed = time.perf_counter() - start
         cpu_run, loop_cpu = time.process_time() - cpu, time.thread_time() - loop_cpu
+        worker_cpu = processes_cpu(workers) - worker_cpu
         calls = sim.server.calls - calls_before
         # Work the replies did not wait for (the submission worker's e-mail copies) is still
         # queued: post_shutdown lets the worker finish its pass, i.e. drain that backlog.
@@ -659,6 +676,7 @@ async def throughput(photos: list[bytes], users: int) -> ThroughputRun:
         steps / (elapsed + drain),
         cpu_all / steps * 1e3,
         chat_calls / users,
+        worker_cpu / steps * 1e3,
     )
 
 
@@ -936,6 +954,7 @@ async def main_async(args: argparse.Namespace) -> None:
     print(row("  CPU per step, whole process (ms)", [t.cpu_ms for t in tput], "{:9.2f}"))
     print(row("  CPU per step, incl. backlog (ms)", [t.cpu_all_ms for t in tput], "{:9.2f}"))
     print(row("  CPU per step, event-loop thread (ms)", [t.loop_cpu_ms for t in tput], "{:9.2f}"))
+    print(row("  CPU per step, CPU worker (ms)", [t.worker_cpu_ms for t in tput], "{:9.2f}"))
     print(row("  Bot API calls per step", [t.calls.total() / t.steps for t in tput], "{:9.2f}"))
     print(
         row(

@@ -55,6 +55,17 @@ async def reach_the_id_photos(c: Citizen) -> None:
     assert await c.state() == "id_front"
 
 
+async def reach_the_id_photos_with(c: Citizen, name: str, number: str) -> None:
+    """Up to the front of the card (or the passport page), ``number`` typed as the ID."""
+    await c.agrees()
+    await c.answers_in_turn("0312345678", name, number)
+    if await c.state() == "passport_confirm":
+        await c.presses("passport_confirm:yes")
+    await c.answers_in_turn(*TYPED_UNTIL_PHONE[3:], "0983 847 986")
+    await c.presses("email_choice:no")
+    await c.sends_photo(photo_bytes(seed=1))
+
+
 # ------------------------------------------------------------------ passport numbers
 @pytest.mark.parametrize("typed", ["hai phong", "khong biet", "HAIPHONG", "abcdefgh"])
 async def test_a_citizen_who_types_hai_phong_at_the_id_step_is_asked_again(
@@ -246,14 +257,46 @@ async def test_a_card_back_whose_qr_differs_is_flagged_too_and_comes_back_to_the
 async def test_an_id_photo_whose_qr_matches_the_typed_number_needs_no_question(
     citizen: Citizen,
 ) -> None:
-    await citizen.agrees()
-    await citizen.answers_in_turn("0312345678", "Phạm Minh Đức", "031099012345")
-    await citizen.answers_in_turn(*TYPED_UNTIL_PHONE[3:], "0983 847 986")
-    await citizen.presses("email_choice:no")
-    await citizen.sends_photo(photo_bytes(seed=1))
+    await reach_the_id_photos_with(citizen, "Phạm Minh Đức", "031099012345")
     await citizen.sends_photo(qr_photo(CCCD_2021))
     assert await citizen.state() == "id_back"
     assert (await citizen.answers())["id_verified_by_qr"] is True
+
+
+async def test_once_the_front_qr_proved_the_number_the_back_is_not_read_for_one_again(
+    citizen: Citizen, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A card carries one QR: the worker's QR read (~3 ms a photo) is spent once."""
+    read = spy_on_id_photo_reads(citizen, monkeypatch)
+    await reach_the_id_photos_with(citizen, "Phạm Minh Đức", "031099012345")
+    await citizen.sends_photo(qr_photo(CCCD_2021))
+    await citizen.sends_photo(photo_bytes(seed=2))
+    assert await citizen.state() == "agency"
+    assert read == ["id_front"]  # the back was kept as any photo, not read
+
+
+async def test_a_passport_page_is_not_read_for_a_card_qr(
+    citizen: Citizen, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    read = spy_on_id_photo_reads(citizen, monkeypatch)
+    await reach_the_id_photos_with(citizen, "Nguyễn Văn An", "C1234567")
+    await citizen.sends_photo(photo_bytes(seed=2))
+    assert await citizen.state() == "agency"
+    assert read == []
+
+
+def spy_on_id_photo_reads(citizen: Citizen, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The steps at which the CPU worker was asked to read an ID photo's QR."""
+    cpu, read = citizen.parts.service.cpu, []
+    keep_id_photo = cpu.keep_id_photo
+
+    async def reading(*args: object, **kwargs: object) -> object:
+        conv = await citizen.parts.service.conversations.load(citizen.user_key)
+        read.append(conv.state if conv else "?")
+        return await keep_id_photo(*args, **kwargs)
+
+    monkeypatch.setattr(cpu, "keep_id_photo", reading)
+    return read
 
 
 async def test_a_card_photo_at_the_id_step_that_differs_from_the_typed_number_is_flagged(

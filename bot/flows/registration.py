@@ -113,8 +113,17 @@ class RegistrationFlow(
 
     def reads_id_photo(self, conv: Conversation) -> bool:
         """The photo the current step waits for is an ID photo whose QR, if any, the service
-        also reads, so the flow can check it against the ID number typed."""
-        return conv.state in ID_PHOTOS
+        also reads, so the flow can check it against the ID number typed.
+
+        Not once the number is proved by a card QR (read at the ID question, or on the
+        other side's photo: a card carries one QR, on the front of 2021 cards and on the
+        back of 2024 ones), nor for a passport, which has no CCCD QR: each read costs the
+        CPU worker ~3 ms (``bot/flows/qr.py``, ``scan_card(quick=True)``)."""
+        return (
+            conv.state in ID_PHOTOS
+            and not conv.answers.get("id_verified_by_qr")
+            and not conv.has_passport()
+        )
 
     def card_slot(self, conv: Conversation) -> str | None:
         """The card whose QR the current step can read from a photo ("bhyt" or "cccd")."""
