@@ -1,0 +1,277 @@
+"""A guardian who did not register through this bot proves their e-mail with a code
+(issue 11, "What a guardian gets"): told first that they need VssID themself, then their
+BHXH code, name, phone and e-mail, checked as an adult's are, and a code to that e-mail.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.flows import otp
+from bot.guardians.flow import guardian_of
+from bot.wiring import Components
+from tests.conftest import FakeClock
+from tests.servers import Inbox, free_port, smtp_server
+from tests.story import Citizen, code_from_outbox, photo_bytes
+from tests.test_data_at_rest import as_bytes, database_files, pieces
+from tests.test_otp_email import build_with_smtp
+
+GUARDIAN_CODE = "0311122233"
+GUARDIAN_EMAIL = "binh.tran@example.com"
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    port = free_port()
+    with smtp_server(port) as inbox:
+        yield inbox, port
+
+
+@pytest.fixture
+async def mailed(
+    tmp_path: Path, smtp: tuple[Inbox, int], clock: FakeClock
+) -> AsyncIterator[tuple[Components, Inbox]]:
+    inbox, port = smtp
+    parts = await build_with_smtp(tmp_path, port, clock)
+    yield parts, inbox
+    await parts.close()
+
+
+async def _identified_until_code(guardian: Citizen, email: str = GUARDIAN_EMAIL) -> None:
+    """A mother new to the bot, who has VssID, gives her data up to the code."""
+    await guardian.command("child")
+    await guardian.presses("child:vssid:yes")
+    await guardian.says(GUARDIAN_CODE)
+    await guardian.says("Trần Thị Bình")
+    await guardian.says("0912 345 678")
+    await guardian.says(email)
+
+
+async def _proved(guardian: Citizen, parts: Components) -> None:
+    await _identified_until_code(guardian)
+    await guardian.says(await code_from_outbox(parts))
+
+
+async def _child_submitted(guardian: Citizen, parts: Components, clock: FakeClock, code: str) -> None:
+    """From the child's consent to the receipt; the office is searched by province, since
+    a guardian proved by e-mail gave no address to suggest it from."""
+    await guardian.presses("child:consent:yes")
+    await guardian.presses("relationship:mother")
+    await guardian.says(code)
+    await guardian.says("Nguyễn Minh Khang")
+    await guardian.says("05/03/2015")
+    await guardian.presses("gender:male")
+    await guardian.sends_photo(photo_bytes(seed=11))
+    await guardian.sends_photo(photo_bytes(seed=12))
+    assert guardian.keys[-1] == "child.ask.agency_search"
+    await guardian.says("Hải Phòng")
+    await guardian.presses("agency:pick:")
+    assert guardian.keys[-1] == "child.review.summary"
+    clock.advance(minutes=5)  # the address's next code may go
+    await guardian.presses("review:confirm")
+    await guardian.says(await code_from_outbox(parts))
+    assert "child.receipt" in guardian.keys
+
+
+# ---------------------------------------------------------------- who is asked what
+async def test_a_guardian_unknown_to_the_bot_is_told_they_need_vssid_and_can_register_themself_first(
+    citizen: Citizen,
+) -> None:
+    await citizen.command("child")
+    assert citizen.keys == ["child.needs_vssid"]
+    assert "VssID" in citizen.text
+    await citizen.presses("child:vssid:no")
+    assert citizen.keys[-1] == "ask.consent"  # the adult registration, as /register
+    await citizen.presses("consent:yes:")
+    assert citizen.keys[-1] == "ask.bhxh_code"
+
+
+async def test_the_vssid_question_can_be_answered_by_typing(parts: Components) -> None:
+    guardian = Citizen(parts, "tg:3001")
+    await guardian.command("child")
+    await guardian.says("1")  # the first button, typed
+    assert guardian.keys[-1] == "guardian.ask.bhxh_code"
+    other = Citizen(parts, "tg:3002")
+    await other.command("child")
+    await other.says("đăng ký cho tôi trước")  # the second button's words
+    assert other.keys[-1] == "ask.consent"
+
+
+async def test_a_guardian_proves_their_email_and_then_the_childs_consent_is_asked(
+    mailed: tuple[Components, Inbox],
+) -> None:
+    parts, inbox = mailed
+    guardian = Citizen(parts, "tg:3101")
+    await _identified_until_code(guardian)
+    assert guardian.keys[-1] == "otp.sent_email"
+    [mail] = inbox.messages
+    assert mail["To"] == GUARDIAN_EMAIL
+    code = re.search(r"\b\d{6}\b", mail.get_content())
+    assert code
+    await guardian.says(code.group(0))
+    assert guardian.keys == ["guardian.proved", "child.consent"]
+    assert "Trần Thị Bình" in guardian.text
+    await guardian.presses("child:consent:yes")
+    assert guardian.keys[-1] == "child.ask.relationship"
+    # The record is kept sealed: the database holds no name, code or address in clear.
+    [(sealed,)] = await parts.db.fetch("SELECT data FROM guardians WHERE user_key = 'tg:3101'")
+    for secret in ("Trần Thị Bình", GUARDIAN_CODE, GUARDIAN_EMAIL):
+        assert secret.encode() not in as_bytes(sealed)
+
+
+async def test_the_guardians_answers_are_checked_as_an_adults_are(parts: Components) -> None:
+    guardian = Citizen(parts, "tg:3201")
+    await guardian.command("child")
+    await guardian.presses("child:vssid:yes")
+    await guardian.says("12345")
+    assert guardian.keys[0].startswith("err.")
+    await guardian.says(GUARDIAN_CODE)
+    await guardian.says("Tran Thi Binh")  # no diacritics: asked about, as an adult's name is
+    assert guardian.keys == ["ask.name_confirm"]
+    await guardian.presses("name_confirm:keep")
+    assert guardian.keys[-1] == "guardian.ask.phone"
+    await guardian.says("0912 345 678")
+    await guardian.says("binh.tran@gmial.com")  # a provider mistyped: asked about
+    assert guardian.keys == ["ask.email_confirm"]
+    await guardian.presses("email_confirm:suggested")
+    assert guardian.keys[-1] == "otp.sent_email"
+    assert "b***" in guardian.text or "@gmail.com" in guardian.text
+
+
+async def test_a_wrong_code_for_the_guardians_email_follows_the_adults_limits(
+    parts: Components, clock: FakeClock
+) -> None:
+    guardian = Citizen(parts, "tg:3301")
+    await _identified_until_code(guardian)
+    right = await code_from_outbox(parts)
+    wrong = "000000" if right != "000000" else "111111"
+    for left in range(otp.MAX_WRONG - 1, 0, -1):
+        await guardian.says(wrong)
+        assert guardian.keys == ["otp.wrong"] and str(left) in guardian.text
+    await guardian.says(wrong)
+    assert guardian.keys[0] == "otp.locked"
+    await guardian.says(right)  # locked: even the right code waits
+    assert "guardian.proved" not in guardian.keys
+    # Starting over does not lift the lock: it is the address's.
+    await guardian.command("cancel")
+    await guardian.presses("g:cancel:yes")
+    clock.advance(minutes=2)
+    await _identified_until_code(guardian)
+    await guardian.says(await code_from_outbox(parts))
+    assert guardian.keys[0] == "otp.locked"
+    clock.advance(minutes=16)
+    await guardian.presses("otp:resend")
+    await guardian.says(await code_from_outbox(parts))
+    assert guardian.keys[0] == "guardian.proved"
+
+
+# ---------------------------------------------------------------- several children
+async def test_a_proved_guardian_adds_a_second_child_without_giving_their_data_again(
+    parts: Components, clock: FakeClock
+) -> None:
+    guardian = Citizen(parts, "tg:3401")
+    await _proved(guardian, parts)
+    await _child_submitted(guardian, parts, clock, "0398765432")
+    keys = await parts.service.conversations.children_of(guardian.user_key)
+    [declaration] = await parts.service.declarations.for_user(keys[0])
+    assert declaration.data["guardian"]["bhxh_code"] == GUARDIAN_CODE
+    assert declaration.data["guardian"]["email"] == GUARDIAN_EMAIL
+    assert declaration.data["relationship"] == "mother"
+    clock.advance(minutes=30)
+    await guardian.command("child")
+    assert guardian.keys == ["child.consent"]  # recognised: nothing asked again
+    await _child_submitted(guardian, parts, clock, "0398765433")
+    await guardian.command("status")
+    assert len([k for k in guardian.keys if k == "status.child"]) == 2
+
+
+# ---------------------------------------------------------------- drafts and their ends
+async def test_a_restart_during_identification_resumes_it(parts: Components) -> None:
+    guardian = Citizen(parts, "tg:3501")
+    await guardian.command("child")
+    await guardian.presses("child:vssid:yes")
+    await guardian.says(GUARDIAN_CODE)
+    await guardian.says("Trần Thị Bình")
+    parts.service.conversations.forget_cache()  # the bot restarts: only SQLite remains
+    await guardian.command("start")
+    assert guardian.keys == ["start.resume", "guardian.ask.phone"]
+    await guardian.command("status")
+    assert "status.guardian_proof" in guardian.keys
+    await guardian.says("0912 345 678")
+    assert guardian.keys[-1] == "guardian.ask.email"
+
+
+async def test_cancel_during_identification_cancels_only_that_draft(parts: Components) -> None:
+    guardian = Citizen(parts, "tg:3601")
+    await guardian.command("child")
+    await guardian.presses("child:vssid:yes")
+    await guardian.says(GUARDIAN_CODE)
+    await guardian.command("cancel")
+    await guardian.presses("g:cancel:yes")
+    assert guardian.keys == ["cancel.done"]
+    assert await parts.db.fetch(
+        "SELECT user_key FROM conversations WHERE user_key LIKE 'tg:3601/%'"
+    ) == []
+    await guardian.command("child")
+    assert guardian.keys == ["child.needs_vssid"]
+
+
+async def test_a_quiet_identification_expires_and_the_guardian_is_told(
+    parts: Components, clock: FakeClock
+) -> None:
+    guardian = Citizen(parts, "tg:3701")
+    await guardian.command("child")
+    await guardian.presses("child:vssid:yes")
+    await guardian.says(GUARDIAN_CODE)
+    clock.advance(days=11)
+    notices = await parts.service.sweep()
+    expired = [n for n in notices if any(r.key == "draft.expired" for r in n.replies)]
+    assert [guardian_of(n.user_key) for n in expired] == [guardian.user_key]
+    await guardian.command("child")
+    assert guardian.keys == ["child.needs_vssid"]
+
+
+async def test_deletemydata_erases_the_proved_guardian_record(
+    parts: Components, tmp_path: Path
+) -> None:
+    guardian = Citizen(parts, "tg:3801")
+    await _proved(guardian, parts)
+    [(sealed,)] = await parts.db.fetch("SELECT data FROM guardians WHERE user_key = 'tg:3801'")
+    assert any(as_bytes(sealed) in blob for blob in database_files(tmp_path).values())
+    await guardian.command("deletemydata")
+    await guardian.presses("g:erase:yes")
+    assert await parts.db.fetch("SELECT * FROM guardians") == []
+    traces = [
+        name
+        for name, blob in database_files(tmp_path).items()
+        for piece in pieces(as_bytes(sealed))
+        if piece in blob
+    ]
+    assert traces == []
+    await guardian.command("child")
+    assert guardian.keys == ["child.needs_vssid"]  # not recognised any more
+
+
+async def test_the_retention_sweep_forgets_a_guardian_record_whose_purpose_ended(
+    parts: Components, clock: FakeClock
+) -> None:
+    used = Citizen(parts, "tg:3901")
+    idle = Citizen(parts, "tg:3902")
+    await _proved(used, parts)
+    clock.advance(minutes=5)
+    await _identified_until_code(idle, email="cuc.le@example.com")
+    await idle.says(await code_from_outbox(parts))
+    assert idle.keys[0] == "guardian.proved"
+    clock.advance(days=20)
+    await used.command("child")  # used again for a child: its purpose goes on
+    assert used.keys == ["child.consent"]
+    clock.advance(days=15)
+    await parts.service.sweep()
+    kept = await parts.db.fetch("SELECT user_key FROM guardians")
+    assert kept == [("tg:3901",)]
+    await idle.command("child")
+    assert idle.keys == ["child.needs_vssid"]  # proves the e-mail again
