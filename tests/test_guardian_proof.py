@@ -56,7 +56,9 @@ async def _proved(guardian: Citizen, parts: Components) -> None:
     await guardian.says(await code_from_outbox(parts))
 
 
-async def _child_submitted(guardian: Citizen, parts: Components, clock: FakeClock, code: str) -> None:
+async def _child_submitted(
+    guardian: Citizen, parts: Components, clock: FakeClock, code: str
+) -> None:
     """From the child's consent to the receipt; the office is searched by province, since
     a guardian proved by e-mail gave no address to suggest it from."""
     await guardian.presses("child:consent:yes")
@@ -78,7 +80,7 @@ async def _child_submitted(guardian: Citizen, parts: Components, clock: FakeCloc
 
 
 # ---------------------------------------------------------------- who is asked what
-async def test_a_guardian_unknown_to_the_bot_is_told_they_need_vssid_and_can_register_themself_first(
+async def test_a_guardian_unknown_to_the_bot_is_told_they_need_vssid_and_can_register_first(
     citizen: Citizen,
 ) -> None:
     await citizen.command("child")

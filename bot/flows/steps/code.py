@@ -130,6 +130,13 @@ class CodeSteps(FlowBase):
             return [Reply("otp.address_busy", params, buttons=buttons)]
         return [Reply("otp.send_failed", buttons=buttons)]
 
+    def _code_accepted(self, conv: Conversation, now: datetime) -> list[Reply]:
+        """The right code: the declaration is submitted (a guardian's proof of their
+        e-mail ends otherwise: ``bot.guardians.proof``)."""
+        fire(conv, "verified")
+        conv.effects.append(Submit())
+        return [Reply("otp.accepted")]
+
     def _ask_otp(self, conv: Conversation, now: datetime) -> list[Reply]:
         if conv.otp is None and conv.answers.get("email"):
             return self._choose_channel(conv)
@@ -163,9 +170,7 @@ class CodeSteps(FlowBase):
         )
         if verdict.outcome == "ok":
             conv.attempts.pop("otp", None)
-            fire(conv, "verified")
-            conv.effects.append(Submit())
-            return [Reply("otp.accepted")]
+            return self._code_accepted(conv, now)
         if verdict.outcome == "wrong":
             return [Reply("otp.wrong", {"left": verdict.tries_left})]
         if verdict.outcome == "locked" and verdict.locked_until is not None:
