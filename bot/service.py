@@ -302,6 +302,7 @@ class RegistrationService:
         await self.guardian_records.save(guardian.user_key, self.proof_flow.record(proof), now)
         await self.conversations.delete(proof.user_key)
         guardian.active_child = ""
+        guardian.locale = proof.locale  # a language chosen while proving holds for the child
         more = await self._begin_child(guardian, Event.slash("child"), now)
         return Outcome(outcome.locale, [*outcome.replies, *more.replies])
 

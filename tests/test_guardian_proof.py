@@ -171,6 +171,24 @@ async def test_a_wrong_code_for_the_guardians_email_follows_the_adults_limits(
     assert guardian.keys[0] == "guardian.proved"
 
 
+async def test_a_guardian_who_reads_english_proves_their_email_in_english(
+    parts: Components,
+) -> None:
+    guardian = Citizen(parts, "tg:3251")
+    await guardian.command("child")
+    await guardian.presses("child:vssid:yes")
+    await guardian.command("language")
+    await guardian.presses("g:lang:en")
+    assert "Your BHXH code" in guardian.text
+    await guardian.says(GUARDIAN_CODE)
+    await guardian.says("Trần Thị Bình")
+    await guardian.says("0912 345 678")
+    await guardian.says(GUARDIAN_EMAIL)
+    await guardian.says(await code_from_outbox(parts))
+    assert guardian.keys == ["guardian.proved", "child.consent"]
+    assert "e-mail is checked" in guardian.text and "Do you agree" in guardian.text
+
+
 # ---------------------------------------------------------------- several children
 async def test_a_proved_guardian_adds_a_second_child_without_giving_their_data_again(
     parts: Components, clock: FakeClock
