@@ -6,49 +6,38 @@ BHXH code, name, phone and e-mail, checked as an adult's are, and a code to that
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import pytest
-
-from bot.flows import otp
 from bot.guardians.flow import guardian_of
 from bot.wiring import Components
 from tests.conftest import FakeClock
-from tests.servers import Inbox, free_port, smtp_server
-from tests.story import Citizen, code_from_outbox, photo_bytes
+from tests.servers import Inbox
+from tests.story import Citizen, code_from_outbox, photo_bytes, wrong_codes_until_locked
 from tests.test_data_at_rest import as_bytes, database_files, pieces
-from tests.test_otp_email import build_with_smtp
 
 GUARDIAN_CODE = "0311122233"
 GUARDIAN_EMAIL = "binh.tran@example.com"
 
 
-@pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
-    port = free_port()
-    with smtp_server(port) as inbox:
-        yield inbox, port
-
-
-@pytest.fixture
-async def mailed(
-    tmp_path: Path, smtp: tuple[Inbox, int], clock: FakeClock
-) -> AsyncIterator[tuple[Components, Inbox]]:
-    inbox, port = smtp
-    parts = await build_with_smtp(tmp_path, port, clock)
-    yield parts, inbox
-    await parts.close()
-
-
-async def _identified_until_code(guardian: Citizen, email: str = GUARDIAN_EMAIL) -> None:
-    """A mother new to the bot, who has VssID, gives her data up to the code."""
+async def _gives_her_code(guardian: Citizen) -> None:
+    """A mother new to the bot says she has VssID and gives her BHXH code."""
     await guardian.command("child")
     await guardian.presses("child:vssid:yes")
     await guardian.says(GUARDIAN_CODE)
+
+
+async def _identified_until_code(guardian: Citizen, email: str = GUARDIAN_EMAIL) -> None:
+    """... then her name, phone and e-mail, up to the code."""
+    await _gives_her_code(guardian)
     await guardian.says("Trần Thị Bình")
     await guardian.says("0912 345 678")
     await guardian.says(email)
+
+
+async def _asked_for_vssid_again(guardian: Citizen) -> None:
+    """Nothing of the guardian is known any more: /child starts from the beginning."""
+    await guardian.command("child")
+    assert guardian.keys == ["child.needs_vssid"]
 
 
 async def _proved(guardian: Citizen, parts: Components) -> None:
@@ -150,12 +139,7 @@ async def test_a_wrong_code_for_the_guardians_email_follows_the_adults_limits(
     guardian = Citizen(parts, "tg:3301")
     await _identified_until_code(guardian)
     right = await code_from_outbox(parts)
-    wrong = "000000" if right != "000000" else "111111"
-    for left in range(otp.MAX_WRONG - 1, 0, -1):
-        await guardian.says(wrong)
-        assert guardian.keys == ["otp.wrong"] and str(left) in guardian.text
-    await guardian.says(wrong)
-    assert guardian.keys[0] == "otp.locked"
+    await wrong_codes_until_locked(guardian, right)
     await guardian.says(right)  # locked: even the right code waits
     assert "guardian.proved" not in guardian.keys
     # Starting over does not lift the lock: it is the address's.
@@ -212,9 +196,7 @@ async def test_a_proved_guardian_adds_a_second_child_without_giving_their_data_a
 # ---------------------------------------------------------------- drafts and their ends
 async def test_a_restart_during_identification_resumes_it(parts: Components) -> None:
     guardian = Citizen(parts, "tg:3501")
-    await guardian.command("child")
-    await guardian.presses("child:vssid:yes")
-    await guardian.says(GUARDIAN_CODE)
+    await _gives_her_code(guardian)
     await guardian.says("Trần Thị Bình")
     parts.service.conversations.forget_cache()  # the bot restarts: only SQLite remains
     await guardian.command("start")
@@ -227,32 +209,26 @@ async def test_a_restart_during_identification_resumes_it(parts: Components) -> 
 
 async def test_cancel_during_identification_cancels_only_that_draft(parts: Components) -> None:
     guardian = Citizen(parts, "tg:3601")
-    await guardian.command("child")
-    await guardian.presses("child:vssid:yes")
-    await guardian.says(GUARDIAN_CODE)
+    await _gives_her_code(guardian)
     await guardian.command("cancel")
     await guardian.presses("g:cancel:yes")
     assert guardian.keys == ["cancel.done"]
     assert await parts.db.fetch(
         "SELECT user_key FROM conversations WHERE user_key LIKE 'tg:3601/%'"
     ) == []
-    await guardian.command("child")
-    assert guardian.keys == ["child.needs_vssid"]
+    await _asked_for_vssid_again(guardian)
 
 
 async def test_a_quiet_identification_expires_and_the_guardian_is_told(
     parts: Components, clock: FakeClock
 ) -> None:
     guardian = Citizen(parts, "tg:3701")
-    await guardian.command("child")
-    await guardian.presses("child:vssid:yes")
-    await guardian.says(GUARDIAN_CODE)
+    await _gives_her_code(guardian)
     clock.advance(days=11)
     notices = await parts.service.sweep()
     expired = [n for n in notices if any(r.key == "draft.expired" for r in n.replies)]
     assert [guardian_of(n.user_key) for n in expired] == [guardian.user_key]
-    await guardian.command("child")
-    assert guardian.keys == ["child.needs_vssid"]
+    await _asked_for_vssid_again(guardian)
 
 
 async def test_deletemydata_erases_the_proved_guardian_record(
@@ -272,8 +248,7 @@ async def test_deletemydata_erases_the_proved_guardian_record(
         if piece in blob
     ]
     assert traces == []
-    await guardian.command("child")
-    assert guardian.keys == ["child.needs_vssid"]  # not recognised any more
+    await _asked_for_vssid_again(guardian)
 
 
 async def test_the_retention_sweep_forgets_a_guardian_record_whose_purpose_ended(
@@ -293,5 +268,4 @@ async def test_the_retention_sweep_forgets_a_guardian_record_whose_purpose_ended
     await parts.service.sweep()
     kept = await parts.db.fetch("SELECT user_key FROM guardians")
     assert kept == [("tg:3901",)]
-    await idle.command("child")
-    assert idle.keys == ["child.needs_vssid"]  # proves the e-mail again
+    await _asked_for_vssid_again(idle)
