@@ -232,8 +232,11 @@ class RegistrationService:
         greeting = await self._invitation(conv, event)
         replies = greeting + flow.handle(conv, event, now)
         if event.kind == "command" and event.command == "status":
-            replies += await self._declarations_status(conv.user_key)
-            replies += await self._children_status(conv.user_key)
+            listed = await self._declarations_status(conv.user_key)
+            listed += await self._children_status(conv.user_key)
+            if listed and [r.key for r in replies] == ["status.not_started"]:
+                replies = []  # a guardian proved by e-mail declares only for children
+            replies += listed
         return await self._finish(conv, replies, had_consent, now, indexing)
 
     async def _reopen(self, conv: Conversation, receipt: str, now: datetime) -> list[Reply]:

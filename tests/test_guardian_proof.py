@@ -191,6 +191,7 @@ async def test_a_proved_guardian_adds_a_second_child_without_giving_their_data_a
     await _child_submitted(guardian, parts, clock, "0398765433")
     await guardian.command("status")
     assert len([k for k in guardian.keys if k == "status.child"]) == 2
+    assert "status.not_started" not in guardian.keys  # she has declared: for her children
 
 
 # ---------------------------------------------------------------- drafts and their ends
@@ -269,3 +270,13 @@ async def test_the_retention_sweep_forgets_a_guardian_record_whose_purpose_ended
     kept = await parts.db.fetch("SELECT user_key FROM guardians")
     assert kept == [("tg:3901",)]
     await _asked_for_vssid_again(idle)
+
+
+async def test_a_guardian_who_only_asked_does_not_hold_up_the_reminder_sweep(
+    parts: Components, clock: FakeClock
+) -> None:
+    # Their row keeps the question's buttons (for a typed answer), nothing personal, and is
+    # no draft: the sweep, which looks at a few hundred quiet rows at a time, skips it.
+    await Citizen(parts, "tg:4001").command("child")
+    clock.advance(days=2)
+    assert await parts.service.conversations.quiet_since(clock().isoformat()) == []
