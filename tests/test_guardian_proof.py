@@ -12,7 +12,13 @@ from bot.guardians.flow import guardian_of
 from bot.wiring import Components
 from tests.conftest import FakeClock
 from tests.servers import Inbox
-from tests.story import Citizen, code_from_outbox, photo_bytes, wrong_codes_until_locked
+from tests.story import (
+    Citizen,
+    code_from_outbox,
+    fill_until_review,
+    photo_bytes,
+    wrong_codes_until_locked,
+)
 from tests.test_data_at_rest import as_bytes, database_files, pieces
 
 GUARDIAN_CODE = "0311122233"
@@ -79,6 +85,18 @@ async def test_a_guardian_unknown_to_the_bot_is_told_they_need_vssid_and_can_reg
     assert citizen.keys[-1] == "ask.consent"  # the adult registration, as /register
     await citizen.presses("consent:yes:")
     assert citizen.keys[-1] == "ask.bhxh_code"
+
+
+async def test_a_citizen_registered_without_email_is_asked_from_the_button_under_the_receipt(
+    citizen: Citizen, parts: Components
+) -> None:
+    await fill_until_review(citizen, email=None)  # the code went to her phone
+    await citizen.presses("review:confirm")
+    await citizen.says(await code_from_outbox(parts))
+    await citizen.presses("child:start")
+    assert citizen.keys == ["child.needs_vssid"]  # her e-mail is not known: proved first
+    await citizen.presses("child:vssid:yes")
+    assert citizen.keys[-1] == "guardian.ask.bhxh_code"
 
 
 async def test_the_vssid_question_can_be_answered_by_typing(parts: Components) -> None:
@@ -185,6 +203,7 @@ async def test_a_proved_guardian_adds_a_second_child_without_giving_their_data_a
     assert declaration.data["guardian"]["bhxh_code"] == GUARDIAN_CODE
     assert declaration.data["guardian"]["email"] == GUARDIAN_EMAIL
     assert declaration.data["relationship"] == "mother"
+    assert declaration.data["guardian"]["proved_at"]  # the agency sees how she was proved
     clock.advance(minutes=30)
     await guardian.command("child")
     assert guardian.keys == ["child.consent"]  # recognised: nothing asked again

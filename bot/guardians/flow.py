@@ -64,6 +64,9 @@ class Guardian:
     phone: str = ""
     province_code: str = ""
     commune_code: str = ""
+    #: When the code sent to ``email`` came back (``bot.guardians.proof``); empty for a
+    #: guardian recognised by their own declaration. The agency sees which it was.
+    proved_at: str = ""
 
 
 def new_child(guardian_key: str, child_id: str, guardian: Guardian, locale: str) -> Conversation:

@@ -45,6 +45,7 @@ def proved_guardian(record: dict[str, Any]) -> Guardian:
         full_name=str(record["full_name"]),
         email=str(record["email"]),
         phone=str(record.get("phone", "")),
+        proved_at=str(record.get("proved_at", "")),
     )
 
 
