@@ -615,6 +615,12 @@ class RegistrationService:
         body = self.translator.text(
             conv.locale, "otp.message_body", {"code": effect.code, "minutes": 5}
         )
+        # The flow checks the locks it was told of; an address typed in this very event
+        # (a guardian's e-mail, ``bot.guardians.proof``) is checked here.
+        locks = await self.otp_locks.active([effect.destination], now)
+        if effect.destination in locks:
+            lock = locks[effect.destination]
+            return self._flow_for(conv).code_delivery(conv, "locked", now, lock - now)
         reservation = await self.otp_sends.reserve(effect.destination, now)
         if reservation.slot is None:
             return self._flow_for(conv).code_delivery(conv, "busy", now, reservation.wait)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from bot.flows.events import Event
 from bot.guardians.flow import guardian_of
 from bot.wiring import Components
 from tests.conftest import FakeClock
@@ -160,13 +161,13 @@ async def test_a_wrong_code_for_the_guardians_email_follows_the_adults_limits(
     await wrong_codes_until_locked(guardian, right)
     await guardian.says(right)  # locked: even the right code waits
     assert "guardian.proved" not in guardian.keys
-    # Starting over does not lift the lock: it is the address's.
+    # Starting over does not lift the lock: it is the address's, and no code goes to it.
     await guardian.command("cancel")
     await guardian.presses("g:cancel:yes")
     clock.advance(minutes=2)
     await _identified_until_code(guardian)
-    await guardian.says(await code_from_outbox(parts))
-    assert guardian.keys[0] == "otp.locked"
+    assert guardian.keys[-1] == "otp.locked"
+    assert await parts.outbox.latest() == []  # nothing sent since /cancel erased the rest
     clock.advance(minutes=16)
     await guardian.presses("otp:resend")
     await guardian.says(await code_from_outbox(parts))
@@ -249,6 +250,19 @@ async def test_a_quiet_identification_expires_and_the_guardian_is_told(
     expired = [n for n in notices if any(r.key == "draft.expired" for r in n.replies)]
     assert [guardian_of(n.user_key) for n in expired] == [guardian.user_key]
     await _asked_for_vssid_again(guardian)
+
+
+async def test_a_quiet_identification_is_reminded_in_the_guardians_chat_and_resumed(
+    parts: Components, clock: FakeClock
+) -> None:
+    guardian = Citizen(parts, "tg:3751")
+    await _gives_her_code(guardian)
+    clock.advance(days=1, hours=1)  # 11:00 in Vietnam the next day
+    notices = await parts.service.sweep()
+    [reminder] = [n for n in notices if any(r.key == "draft.reminder" for r in n.replies)]
+    assert guardian_of(reminder.user_key) == guardian.user_key
+    await guardian.send(Event.pressed("g:resume"))
+    assert guardian.keys == ["start.resume", "guardian.ask.full_name"]
 
 
 async def test_deletemydata_erases_the_proved_guardian_record(
