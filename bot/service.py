@@ -699,7 +699,7 @@ class RegistrationService:
         # A proved guardian's draft, and the traces of the addresses they proved.
         key = proof_key(conv.user_key)
         proof = await self.conversations.load(key) or Conversation(user_key=key, kind="guardian")
-        proof.contacts += [str(record[f]) for f in ("phone", "email") if record and record[f]]
+        proof.contacts += [str(record[f]) for f in ("phone", "email") if record and record.get(f)]
         kept += await self.retention.forget_user(proof, now)
         if self.campaigns is not None:
             await self.campaigns.store.forget_user(conv.user_key)
