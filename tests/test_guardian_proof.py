@@ -10,6 +10,7 @@ from pathlib import Path
 
 from bot.flows.events import Event
 from bot.guardians.flow import guardian_of
+from bot.service import Notice
 from bot.wiring import Components
 from tests.conftest import FakeClock
 from tests.servers import Inbox
@@ -240,14 +241,18 @@ async def test_cancel_during_identification_cancels_only_that_draft(parts: Compo
     await _asked_for_vssid_again(guardian)
 
 
+async def _swept(parts: Components, key: str) -> list[Notice]:
+    """What the sweep has to tell now, of one kind (a reminder, an expiry)."""
+    return [n for n in await parts.service.sweep() if any(r.key == key for r in n.replies)]
+
+
 async def test_a_quiet_identification_expires_and_the_guardian_is_told(
     parts: Components, clock: FakeClock
 ) -> None:
     guardian = Citizen(parts, "tg:3701")
     await _gives_her_code(guardian)
     clock.advance(days=11)
-    notices = await parts.service.sweep()
-    expired = [n for n in notices if any(r.key == "draft.expired" for r in n.replies)]
+    expired = await _swept(parts, "draft.expired")
     assert [guardian_of(n.user_key) for n in expired] == [guardian.user_key]
     await _asked_for_vssid_again(guardian)
 
@@ -258,8 +263,7 @@ async def test_a_quiet_identification_is_reminded_in_the_guardians_chat_and_resu
     guardian = Citizen(parts, "tg:3751")
     await _gives_her_code(guardian)
     clock.advance(days=1, hours=1)  # 11:00 in Vietnam the next day
-    notices = await parts.service.sweep()
-    [reminder] = [n for n in notices if any(r.key == "draft.reminder" for r in n.replies)]
+    [reminder] = await _swept(parts, "draft.reminder")
     assert guardian_of(reminder.user_key) == guardian.user_key
     await guardian.send(Event.pressed("g:resume"))
     assert guardian.keys == ["start.resume", "guardian.ask.full_name"]
