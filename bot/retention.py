@@ -7,6 +7,8 @@
 - ``RETENTION_DAYS`` after the agency's decision or the declaration's expiry, the sweep
   deletes its personal fields, PDF, photos, the messages sent to its addresses and its
   notices; receipt, agency, dates and outcome stay for ``/status``.
+- A guardian who proved their e-mail (``storage.guardians``) is kept ``RETENTION_DAYS``
+  after it was proved or last used for a child's declaration, then deleted.
 - ``/cancel``, the expiry of a draft and ``/deletemydata`` erase everything keyed by the
   user (``forget_user``), except what a declaration the agency still holds rests on.
 
@@ -23,6 +25,7 @@ from typing import Any
 from bot.flows.conversation import CONTACT_FIELDS, PHOTO_FIELDS, Conversation
 from storage.conversations import ConversationStore
 from storage.declarations import DeclarationStore, StoredDeclaration
+from storage.guardians import GuardianRecords
 from storage.helpdesk import HelpRequests
 from storage.notices import UserNotices
 from storage.otp_sends import OtpSends
@@ -65,6 +68,7 @@ class Retention:
         self.outbox = DevOutbox(db)
         self.notices = UserNotices(db)
         self.help_requests = HelpRequests(db)
+        self.guardians = GuardianRecords(db)
 
     async def after_submit(self, conv: Conversation, data: dict[str, Any], now: datetime) -> None:
         """The declaration ``data`` is stored: delete the photos no declaration uses (those
@@ -108,6 +112,9 @@ class Retention:
             purged.append(declaration)
         if purged:
             log.info("retention: personal data of %d declarations deleted", len(purged))
+        # A guardian who proved their e-mail: kept while it serves their children.
+        if forgotten := await self.guardians.purge_unused(now - self.period):
+            log.info("retention: %d unused guardian records deleted", forgotten)
         return purged
 
     async def _forget_addresses(self, contacts: set[str], now: datetime) -> None:

@@ -29,11 +29,18 @@ from bot.flows.effects import Discard, EraseUser, LockAddress, SendCode, Submit,
 from bot.flows.events import Button, Event, Msg, Reply
 from bot.flows.otp import Channel
 from bot.flows.photos import PhotoProblem
-from bot.flows.registration import RegistrationFlow
+from bot.flows.registration import RegistrationFlow, remember_offered
 from bot.flows.sanitize import visible
 from bot.flows.steps.base import HOTLINE
-from bot.guardians.desk import GuardianDesk, asks_for_child, resumes_child, routes_to_child
-from bot.guardians.flow import ChildFlow, guardian_of
+from bot.guardians.desk import (
+    REGISTER_FIRST,
+    GuardianDesk,
+    asks_for_child,
+    resumes_child,
+    routes_to_child,
+)
+from bot.guardians.flow import ChildFlow, guardian_of, proof_key
+from bot.guardians.proof import GuardianProofFlow
 from bot.i18n import Translator
 from bot.masking import mask_email, mask_phone, mask_user
 from bot.notify import DeliveryError, Notifier
@@ -41,6 +48,7 @@ from bot.retention import DEFAULT_PERIOD, Retention
 from bot.review import Reviews
 from storage.conversations import ConversationStore
 from storage.declarations import AlreadyPending, DeclarationStore, StoredDeclaration
+from storage.guardians import GuardianRecords
 from storage.otp_sends import OtpLocks, OtpSends
 from storage.photos import PhotoStore
 
@@ -104,7 +112,14 @@ class RegistrationService:
         self.flow = flow
         # A child's declaration: the same steps, the child's machine (``bot.guardians``).
         self.child_flow = ChildFlow(flow.places, flow.agencies, flow.otp_secret, flow.labels)
-        self.guardians = GuardianDesk(self.child_flow, declarations)
+        # A guardian new to the bot proves their e-mail first, by the adult's steps too.
+        self.proof_flow = GuardianProofFlow(
+            flow.places, flow.agencies, flow.otp_secret, flow.labels
+        )
+        self.guardian_records = GuardianRecords(conversations.db)
+        self.guardians = GuardianDesk(
+            self.child_flow, declarations, self.proof_flow, self.guardian_records, retention.days
+        )
         self.conversations = conversations
         self.declarations = declarations
         self.photos = photos
@@ -176,13 +191,17 @@ class RegistrationService:
             # reports: Telegram has no Vietnamese interface, so many Vietnamese citizens'
             # clients say "en". The greeting offers the other language as one button.
             conv = Conversation(user_key=user_key, locale=self.default_locale)
-        if asks_for_child(event) and not routes_to_child(conv, event):
-            return await self._begin_child(conv, event, now)
+        if not conv.active_child and any(
+            str(b.get("data", "")).startswith("child:") for b in conv.offered
+        ):  # a typed answer to a guardian's question asked outside the flow
+            event = self.flow.typed_choice(conv, event, now)
         if routes_to_child(conv, event):
             child = await self.conversations.load(conv.active_child)
             if child is not None:
                 return await self._run_child(conv, child, event, now)
             conv.active_child = ""  # the draft expired meanwhile: the guardian's own again
+        if asks_for_child(event):
+            return await self._begin_child(conv, event, now)
         had_consent = conv.consent is not None
         if reminders.due(conv, now) == "expire":
             expired = self.flow.expired(conv)
@@ -213,8 +232,11 @@ class RegistrationService:
         greeting = await self._invitation(conv, event)
         replies = greeting + flow.handle(conv, event, now)
         if event.kind == "command" and event.command == "status":
-            replies += await self._declarations_status(conv.user_key)
-            replies += await self._children_status(conv.user_key)
+            listed = await self._declarations_status(conv.user_key)
+            listed += await self._children_status(conv.user_key)
+            if listed and [r.key for r in replies] == ["status.not_started"]:
+                replies = []  # a guardian proved by e-mail declares only for children
+            replies += listed
         return await self._finish(conv, replies, had_consent, now, indexing)
 
     async def _reopen(self, conv: Conversation, receipt: str, now: datetime) -> list[Reply]:
@@ -232,16 +254,27 @@ class RegistrationService:
         return self.flow.reopen(conv, found.data, receipt, now)
 
     def _flow_for(self, conv: Conversation) -> RegistrationFlow:
+        if conv.kind == "guardian":
+            return self.proof_flow
         return self.child_flow if conv.kind == "child" else self.flow
 
     async def _begin_child(self, guardian: Conversation, event: Event, now: datetime) -> Outcome:
         """/child: the guardian is recognised and consents; the child's draft begins and
-        the guardian's messages answer it from now on."""
+        the guardian's messages answer it from now on. A guardian new to the bot proves
+        their e-mail first (a draft of its own, answered the same way), or registers
+        themself first."""
+        if event.kind == "choice" and event.choice == REGISTER_FIRST:
+            started = Reply("guardian.register_first", edit=True)
+            outcome = await self._step(
+                guardian, Event.slash("register"), now, guardian.consent is not None
+            )
+            return Outcome(outcome.locale, [started, *outcome.replies])
         replies, child = await self.guardians.begin(guardian, event, now)
         if child is not None:
             await self._persist(child, False, now)
             guardian.active_child = child.user_key
-            await self.conversations.save(guardian)
+        remember_offered(guardian, replies)  # «có», «1» answer the question just asked
+        await self.conversations.save(guardian)
         return Outcome(guardian.locale, replies)
 
     async def _run_child(
@@ -250,25 +283,45 @@ class RegistrationService:
         """An event of the guardian for the child's draft they are filling in. Once it is
         submitted, cancelled or handed to the child, their messages are theirs again."""
         if reminders.due(child, now) == "expire":
-            replies = self.child_flow.expired(child)
+            replies = self._flow_for(child).expired(child)
             await self._perform(child, now)
             outcome = Outcome(child.locale, replies)
         else:
             if resumes_child(event):
                 event = Event.slash("start")
             outcome = await self._step(child, event, now, had_consent=True)
+        if child.state == "proved":
+            return await self._proved(guardian, child, outcome, now)
         if child.state in ("done", "cancelled"):
             guardian.active_child = ""
             await self.conversations.save(guardian)
         return outcome
 
+    async def _proved(
+        self, guardian: Conversation, proof: Conversation, outcome: Outcome, now: datetime
+    ) -> Outcome:
+        """The code to a new guardian's e-mail came back: the guardian is kept (sealed),
+        the proof's draft goes, and the child's consent is asked at once."""
+        await self.guardian_records.save(guardian.user_key, self.proof_flow.record(proof), now)
+        await self.conversations.delete(proof.user_key)
+        guardian.active_child = ""
+        guardian.locale = proof.locale  # a language chosen while proving holds for the child
+        more = await self._begin_child(guardian, Event.slash("child"), now)
+        return Outcome(outcome.locale, [*outcome.replies, *more.replies])
+
     async def _children_status(self, guardian_key: str) -> list[Reply]:
+        proof = await self.conversations.load(proof_key(guardian_key))
+        replies = (
+            []
+            if proof is None
+            else [Reply("status.guardian_proof", {"step": Msg(f"step.{proof.state}")})]
+        )
         listed: list[Conversation | str] = []
         for key in await self.conversations.children_of(guardian_key):
             child = await self.conversations.load(key)
             if child is not None:
                 listed.append(key if child.state in ("done", "submitting") else child)
-        return await self.guardians.status(listed)
+        return replies + await self.guardians.status(listed)
 
     async def _finish(
         self,
@@ -528,7 +581,7 @@ class RegistrationService:
     async def _held_back(self, conv: Conversation) -> list[Reply]:
         """One declaration per BHXH code at a time: if one still waits for the agency, no
         code is sent and nothing is stored (the answers stay, back at the review)."""
-        code = conv.answers.get("bhxh_code")
+        code = conv.answers.get("bhxh_code") if self._flow_for(conv).declares else None
         pending = await self.declarations.pending_for_code(str(code)) if code else None
         return [] if pending is None else self._already_pending(conv, pending)
 
@@ -562,6 +615,12 @@ class RegistrationService:
         body = self.translator.text(
             conv.locale, "otp.message_body", {"code": effect.code, "minutes": 5}
         )
+        # The flow checks the locks it was told of; an address typed in this very event
+        # (a guardian's e-mail, ``bot.guardians.proof``) is checked here.
+        locks = await self.otp_locks.active([effect.destination], now)
+        if effect.destination in locks:
+            lock = locks[effect.destination]
+            return self._flow_for(conv).code_delivery(conv, "locked", now, lock - now)
         reservation = await self.otp_sends.reserve(effect.destination, now)
         if reservation.slot is None:
             return self._flow_for(conv).code_delivery(conv, "busy", now, reservation.wait)
@@ -607,6 +666,8 @@ class RegistrationService:
         except AlreadyPending as held:  # stored meanwhile, from another conversation
             return self._already_pending(conv, held.pending)
         log.info("declaration %s submitted by %s", receipt, mask_user(conv.user_key))
+        if conv.kind == "child":  # a proved guardian's record is still of use
+            await self.guardian_records.touch(guardian_of(conv.user_key), now)
         await self.retention.after_submit(conv, data, now)
         agency = agency_info(self.flow.agencies.by_code(answers["agency_code"]))
         locale = conv.locale
@@ -628,12 +689,19 @@ class RegistrationService:
     async def _erase(self, conv: Conversation, now: datetime) -> list[Reply]:
         """/deletemydata: every trace goes (``Retention.forget_user``); a submitted
         declaration stays, because the agency must keep it, and the user is told so."""
+        record = await self.guardian_records.get(conv.user_key)
+        await self.guardian_records.forget(conv.user_key)
         kept = await self.retention.forget_user(conv, now)
         for key in await self.conversations.children_of(conv.user_key):
             child = await self.conversations.load(key)
             kept += await self.retention.forget_user(
                 child or Conversation(user_key=key, kind="child"), now
             )
+        # A proved guardian's draft, and the traces of the addresses they proved.
+        key = proof_key(conv.user_key)
+        proof = await self.conversations.load(key) or Conversation(user_key=key, kind="guardian")
+        proof.contacts += [str(record[f]) for f in ("phone", "email") if record and record.get(f)]
+        kept += await self.retention.forget_user(proof, now)
         if self.campaigns is not None:
             await self.campaigns.store.forget_user(conv.user_key)
         return [Reply("erase.kept", {"receipt": d.receipt}) for d in kept]

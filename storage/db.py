@@ -280,6 +280,18 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX campaign_arrivals_by_user ON campaign_arrivals(user_key);
     """,
+    # 15 — guardians who proved their e-mail with a code rather than by their own
+    # declaration through the bot (bot/guardians/proof.py): the guardian sealed, when it was
+    # proved and last used for a child (the retention sweep counts from ``used_at``).
+    """
+    CREATE TABLE guardians (
+        user_key  TEXT PRIMARY KEY,
+        data      BLOB NOT NULL,
+        proved_at TEXT NOT NULL,
+        used_at   TEXT NOT NULL
+    );
+    CREATE INDEX guardians_by_use ON guardians(used_at);
+    """,
 )
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from bot.settings import Settings
 from bot.wiring import Components, build
-from tests.servers import HttpSink
+from tests.servers import HttpSink, Inbox, free_port, smtp_server
 from tests.story import Citizen
 
 START = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)  # 10:00 in Vietnam
@@ -80,6 +80,38 @@ async def parts(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Components]:
 @pytest.fixture
 def citizen(parts: Components) -> Citizen:
     return Citizen(parts, "tg:1001")
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    port = free_port()
+    with smtp_server(port) as inbox:
+        yield inbox, port
+
+
+async def build_with_smtp(
+    tmp_path: Path, port: int, clock: FakeClock, **settings: object
+) -> Components:
+    """The bot with a plain-text SMTP server on 127.0.0.1:``port`` (and any other settings)."""
+    configured = make_settings(
+        tmp_path,
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        smtp_tls="none",
+        smtp_from="VssID <no-reply@vssid.test>",
+        **settings,
+    )
+    return await build(configured, clock)
+
+
+@pytest.fixture
+async def mailed(
+    tmp_path: Path, smtp: tuple[Inbox, int], clock: FakeClock
+) -> AsyncIterator[tuple[Components, Inbox]]:
+    inbox, port = smtp
+    parts = await build_with_smtp(tmp_path, port, clock)
+    yield parts, inbox
+    await parts.close()
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
+from bot.flows import otp
 from bot.flows.events import Button, Event, Reply
 from bot.wiring import Components
 
@@ -168,6 +169,16 @@ async def code_from_outbox(parts: Components) -> str:
     found = re.search(r"\b(\d{6})\b", message.body)
     assert found, message.body
     return found.group(1)
+
+
+async def wrong_codes_until_locked(c: Citizen, right: str) -> None:
+    """Wrong codes until entry locks: each one before says how many tries are left."""
+    wrong = "000000" if right != "000000" else "111111"
+    for left in range(otp.MAX_WRONG - 1, 0, -1):
+        await c.says(wrong)
+        assert c.keys == ["otp.wrong"] and str(left) in c.text
+    await c.says(wrong)
+    assert c.keys[0] == "otp.locked"
 
 
 async def submit(c: Citizen) -> None:

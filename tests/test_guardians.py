@@ -11,7 +11,6 @@ import pytest
 from pypdf import PdfReader
 
 from bot.cli import review as review_cli
-from bot.flows import otp
 from bot.flows.conversation import Conversation
 from bot.flows.machine import attached, fire
 from bot.flows.validators import Invalid, Valid
@@ -29,6 +28,7 @@ from tests.story import (
     photo_bytes,
     qr_photo,
     submit,
+    wrong_codes_until_locked,
 )
 
 # 23/11/2026 10:00 in Vietnam; 23/11/2026 00:30 in Vietnam is still 22/11 17:30 in UTC.
@@ -418,12 +418,7 @@ async def test_wrong_codes_for_a_childs_declaration_follow_the_adults_limits(
     await _child_until_review(citizen, clock)
     await citizen.presses("review:confirm")
     right = await code_from_outbox(parts)
-    wrong = "000000" if right != "000000" else "111111"
-    for left in range(otp.MAX_WRONG - 1, 0, -1):
-        await citizen.says(wrong)
-        assert citizen.keys == ["otp.wrong"] and str(left) in citizen.text
-    await citizen.says(wrong)
-    assert citizen.keys[0] == "otp.locked"
+    await wrong_codes_until_locked(citizen, right)
     await citizen.says(right)  # locked: even the right code waits
     assert "child.receipt" not in citizen.keys
 

@@ -3,47 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import pytest
-
-from bot.wiring import Components, build
-from tests.conftest import FakeClock, make_settings
-from tests.servers import Inbox, free_port, smtp_server
+from bot.wiring import Components
+from tests.conftest import FakeClock, build_with_smtp
+from tests.servers import Inbox, free_port
 from tests.story import Citizen, fill_until_review
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
-    port = free_port()
-    with smtp_server(port) as inbox:
-        yield inbox, port
-
-
-async def build_with_smtp(
-    tmp_path: Path, port: int, clock: FakeClock, **settings: object
-) -> Components:
-    """The bot with a plain-text SMTP server on 127.0.0.1:``port`` (and any other settings)."""
-    configured = make_settings(
-        tmp_path,
-        smtp_host="127.0.0.1",
-        smtp_port=port,
-        smtp_tls="none",
-        smtp_from="VssID <no-reply@vssid.test>",
-        **settings,
-    )
-    return await build(configured, clock)
-
-
-@pytest.fixture
-async def mailed(
-    tmp_path: Path, smtp: tuple[Inbox, int], clock: FakeClock
-) -> AsyncIterator[tuple[Components, Inbox]]:
-    inbox, port = smtp
-    parts = await build_with_smtp(tmp_path, port, clock)
-    yield parts, inbox
-    await parts.close()
 
 
 async def test_the_code_arrives_by_email_and_is_accepted(

@@ -16,10 +16,9 @@ import pytest
 
 from bot.flows import otp
 from bot.wiring import Components, build
-from tests.conftest import FakeClock, make_settings
+from tests.conftest import FakeClock, build_with_smtp, make_settings
 from tests.servers import HttpSink, Inbox, free_port, smtp_server
 from tests.story import Citizen, code_from_outbox, fill_until_review
-from tests.test_otp_email import build_with_smtp
 
 PHONE_A = "+84983847986"  # what fill_until_review types ("0983 847 986")
 

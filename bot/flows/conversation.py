@@ -85,8 +85,8 @@ class Conversation:
     #: The buttons of the last question asked (``bot.flows.typed_buttons.to_stored``), so
     #: a typed «có», «2» or a button's words can answer it.
     offered: list[dict[str, Any]] = field(default_factory=list)
-    #: A guardian's conversation: the key of the child's draft their messages now answer
-    #: (``bot.guardians``), or "" when they answer their own.
+    #: A guardian's conversation: the key of the draft their messages now answer, a
+    #: child's or their proof of their e-mail (``bot.guardians``), or "" for their own.
     active_child: str = ""
     effects: list[Effect] = field(default_factory=list, repr=False)
 

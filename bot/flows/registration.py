@@ -61,6 +61,10 @@ class RegistrationFlow(
 ):
     """Channel-free logic of the VssID registration declaration (mẫu 01)."""
 
+    #: The flow ends in a declaration (one per BHXH code may wait for the agency); a
+    #: guardian's proof of their e-mail (``bot.guardians.proof``) does not.
+    declares = True
+
     # ------------------------------------------------------------------ entry points
     def handle(self, conv: Conversation, event: Event, now: datetime) -> list[Reply]:
         """Answer one event; the machine is attached only for its duration."""
@@ -69,7 +73,7 @@ class RegistrationFlow(
         event = _without_invisibles(event)
         with attached(conv):
             replies = self._dispatch(conv, self._typed_choice(conv, event, now), now)
-            _remember_offered(conv, replies)
+            remember_offered(conv, replies)
             return replies
 
     def _dispatch(self, conv: Conversation, event: Event, now: datetime) -> list[Reply]:
@@ -82,6 +86,10 @@ class RegistrationFlow(
         step = getattr(self, f"_on_{conv.state}")
         replies: list[Reply] = step(conv, event, now)
         return replies
+
+    def typed_choice(self, conv: Conversation, event: Event, now: datetime) -> Event:
+        """``_typed_choice`` for a question asked outside the flow (``bot.guardians``)."""
+        return self._typed_choice(conv, _without_invisibles(event), now)
 
     def _typed_choice(self, conv: Conversation, event: Event, now: datetime) -> Event:
         """A text that answers the buttons on screen («có», «2», a button's words) becomes
@@ -336,7 +344,7 @@ def _without_invisibles(event: Event) -> Event:
     return dataclasses.replace(event, text=text, command=command)
 
 
-def _remember_offered(conv: Conversation, replies: list[Reply]) -> None:
+def remember_offered(conv: Conversation, replies: list[Reply]) -> None:
     """Keep the buttons now on screen for a typed answer to them.
 
     New buttons replace the old ones, except a lone «I need help» that joins them after a

@@ -18,10 +18,16 @@ from bot.flows.events import Button, Event, Msg, Reply
 from bot.flows.machine import attached, fire
 from bot.flows.steps.consent import CONSENT_VERSION
 from bot.guardians.flow import ChildFlow, Guardian, new_child
+from bot.guardians.proof import GuardianProofFlow, new_proof, proved_guardian
 from storage.declarations import DeclarationStore, StoredDeclaration
+from storage.guardians import GuardianRecords
 
 #: Commands about the guardian and all their children, never one child's draft.
 GUARDIAN_COMMANDS = frozenset({"status", "deletemydata"})
+#: The answers to «a guardian needs VssID first»: go on and prove the e-mail, or register
+#: oneself first (the adult's registration, as /register).
+HAS_VSSID = "child:vssid:yes"
+REGISTER_FIRST = "child:vssid:no"
 
 
 def routes_to_child(guardian: Conversation, event: Event) -> bool:
@@ -69,18 +75,41 @@ def first_name(full_name: str) -> str:
 
 
 class GuardianDesk:
-    def __init__(self, flow: ChildFlow, declarations: DeclarationStore) -> None:
+    def __init__(
+        self,
+        flow: ChildFlow,
+        declarations: DeclarationStore,
+        proof: GuardianProofFlow,
+        records: GuardianRecords,
+        kept_days: int,
+    ) -> None:
         self.flow = flow
         self.declarations = declarations
+        self.proof = proof
+        self.records = records
+        self.kept_days = kept_days  # how long a proved guardian is kept unused (retention)
+
+    async def recognised(self, guardian_key: str, now: datetime) -> Guardian | None:
+        """The guardian by their own declaration through the bot, or by the e-mail they
+        proved (whose record is then used, so its retention counts from ``now``)."""
+        guardian = guardian_from(await self.declarations.for_user(guardian_key))
+        if guardian is not None:
+            return guardian
+        record = await self.records.get(guardian_key)
+        if record is None:
+            return None
+        await self.records.touch(guardian_key, now)
+        return proved_guardian(record)
 
     async def begin(
         self, guardian_conv: Conversation, event: Event, now: datetime
     ) -> tuple[list[Reply], Conversation | None]:
         """/child and its consent; returns the replies and, once the guardian consents,
-        the child's new draft (to be stored by the service and made the active one)."""
-        guardian = guardian_from(await self.declarations.for_user(guardian_conv.user_key))
+        the child's new draft, or the draft proving a new guardian's e-mail (either to be
+        stored by the service and made the active one)."""
+        guardian = await self.recognised(guardian_conv.user_key, now)
         if guardian is None:
-            return [Reply("child.guardian_unknown")], None
+            return self._unknown(guardian_conv, event, now)
         if event.kind == "command" or event.choice == "child:start":
             buttons = (
                 (
@@ -99,6 +128,20 @@ class GuardianDesk:
             fire(child, "agree")
             replies = [Reply("consent.thanks", edit=True), *self.flow.prompt(child, now)]
         return replies, child
+
+    def _unknown(
+        self, guardian_conv: Conversation, event: Event, now: datetime
+    ) -> tuple[list[Reply], Conversation | None]:
+        """A guardian neither registered through the bot nor proved: the seeds require
+        them to have VssID; with it, they prove their e-mail (a draft of its own)."""
+        if event.kind == "choice" and event.choice == HAS_VSSID:
+            proof = new_proof(guardian_conv.user_key, guardian_conv.locale, now)
+            return [Reply("guardian.intro", edit=True), *self.proof.prompt(proof, now)], proof
+        buttons = (
+            (Button(HAS_VSSID, label_key="btn.has_vssid", answer="yes"),),
+            (Button(REGISTER_FIRST, label_key="btn.register_first", answer="no"),),
+        )
+        return [Reply("child.needs_vssid", {"days": self.kept_days}, buttons=buttons)], None
 
     async def status(self, children: list[Conversation | str]) -> list[Reply]:
         """Each child's declaration by the child's first name and receipt, and each draft

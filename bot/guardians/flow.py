@@ -64,6 +64,9 @@ class Guardian:
     phone: str = ""
     province_code: str = ""
     commune_code: str = ""
+    #: When the code sent to ``email`` came back (``bot.guardians.proof``); empty for a
+    #: guardian recognised by their own declaration. The agency sees which it was.
+    proved_at: str = ""
 
 
 def new_child(guardian_key: str, child_id: str, guardian: Guardian, locale: str) -> Conversation:
@@ -84,9 +87,18 @@ def child_key(guardian_key: str, child_id: str) -> str:
     return f"{guardian_key}/child/{child_id}"
 
 
+def proof_key(guardian_key: str) -> str:
+    """The conversation key of a guardian's proof of their e-mail (``bot.guardians.proof``)."""
+    return f"{guardian_key}{_PROOF}"
+
+
+_PROOF = "/guardian"
+
+
 def guardian_of(key: str) -> str:
-    """The guardian's key in a child's conversation key (the key itself otherwise)."""
-    return key.partition("/child/")[0]
+    """The guardian's key in a child's conversation key, or in their proof's
+    (``bot.guardians.proof.proof_key``); the key itself otherwise."""
+    return key.partition("/child/")[0].removesuffix(_PROOF)
 
 
 class ChildFlow(RegistrationFlow):
@@ -247,6 +259,13 @@ class ChildFlow(RegistrationFlow):
         if not rest:
             return [Reply(key, params, buttons=another)]
         return [Reply(key, params), Reply("child.next_steps", rest[0].params, buttons=another)]
+
+    def _ask_agency(self, conv: Conversation, now: datetime) -> list[Reply]:
+        """A guardian proved by e-mail gave no address to suggest an office from: the
+        office is searched by the province's or the office's name."""
+        if conv.answers.get("province_code") or conv.answers.get("agency_code"):
+            return super()._ask_agency(conv, now)
+        return [self._question(conv, "agency", key="child.ask.agency_search")]
 
     def _editable(self, conv: Conversation) -> list[str]:
         return list(CHILD_EDITABLE)

@@ -86,3 +86,37 @@ CHILD_TRANSITIONS: list[dict[str, Any]] = [
 
 CHILD = FlowMachine(CHILD_STATES, CHILD_TRANSITIONS, "consent")
 MACHINES["child"] = CHILD
+
+
+# ---------------------------------------------------------------- the guardian's proof
+#: What a guardian new to the bot gives before the code to their e-mail
+#: (``bot.guardians.proof``), asked by the adult's step code.
+PROOF_QUESTIONS = ("bhxh_code", "full_name", "phone", "email")
+
+PROOF_STATES: list[str | dict[str, Any]] = [
+    "consent",  # passed when the guardian says they have VssID and go on
+    *PROOF_QUESTIONS,
+    "name_confirm",
+    "email_confirm",
+    "otp",
+    #: The code came back: the guardian is stored and the child's consent is asked.
+    "proved",
+    "cancelled",
+]
+
+PROOF_TRANSITIONS: list[dict[str, Any]] = [
+    {"trigger": "agree", "source": "consent", "dest": "bhxh_code"},
+    {"trigger": "advance", "source": "bhxh_code", "dest": "full_name"},
+    {"trigger": "advance", "source": ["full_name", "name_confirm"], "dest": "phone"},
+    *doubted("full_name", "name_confirm"),
+    {"trigger": "advance", "source": "phone", "dest": "email"},
+    # The code goes as soon as the e-mail is taken (``GuardianProofFlow._advance``).
+    {"trigger": "advance", "source": ["email", "email_confirm"], "dest": "otp"},
+    *doubted("email", "email_confirm"),
+    {"trigger": "change_destination", "source": "otp", "dest": "email"},
+    {"trigger": "verified", "source": "otp", "dest": "proved"},
+    {"trigger": "cancel", "source": "*", "dest": "cancelled"},
+]
+
+PROOF = FlowMachine(PROOF_STATES, PROOF_TRANSITIONS, "consent")
+MACHINES["guardian"] = PROOF

@@ -104,7 +104,7 @@ class CodeSteps(FlowBase):
     def code_delivery(
         self,
         conv: Conversation,
-        outcome: Literal["sent", "failed", "busy"],
+        outcome: Literal["sent", "failed", "busy", "locked"],
         now: datetime,
         wait: timedelta = timedelta(0),
     ) -> list[Reply]:
@@ -113,7 +113,8 @@ class CodeSteps(FlowBase):
         ``busy``: this address got too many codes lately (from any conversation); the code
         just made was never sent, so it is voided; the address waits ``wait`` from ``now``.
         ``failed``: the carrier refused it; it does not count either, so the citizen may
-        retry or switch channel at once.
+        retry or switch channel at once. ``locked``: code entry for this address is locked
+        for ``wait``; the code was not sent.
         """
         channel, _, shown = self._code_destination(conv)
         buttons = self._otp_buttons(conv)
@@ -123,12 +124,21 @@ class CodeSteps(FlowBase):
                 Reply(f"otp.sent_{channel}", {"to": shown, "minutes": minutes}, buttons=buttons)
             ]
         conv.otp = otp.withdraw(conv.otp)
+        if outcome == "locked":
+            return [self._locked(conv, now + wait, now)]
         if outcome == "busy":
             params = wait_until(now, now + wait)
             # A phone is no "địa chỉ": the message names what got the codes.
             params["destination"] = Msg(f"otp.busy_{channel}", {"to": shown})
             return [Reply("otp.address_busy", params, buttons=buttons)]
         return [Reply("otp.send_failed", buttons=buttons)]
+
+    def _code_accepted(self, conv: Conversation, now: datetime) -> list[Reply]:
+        """The right code: the declaration is submitted (a guardian's proof of their
+        e-mail ends otherwise: ``bot.guardians.proof``)."""
+        fire(conv, "verified")
+        conv.effects.append(Submit())
+        return [Reply("otp.accepted")]
 
     def _ask_otp(self, conv: Conversation, now: datetime) -> list[Reply]:
         if conv.otp is None and conv.answers.get("email"):
@@ -163,9 +173,7 @@ class CodeSteps(FlowBase):
         )
         if verdict.outcome == "ok":
             conv.attempts.pop("otp", None)
-            fire(conv, "verified")
-            conv.effects.append(Submit())
-            return [Reply("otp.accepted")]
+            return self._code_accepted(conv, now)
         if verdict.outcome == "wrong":
             return [Reply("otp.wrong", {"left": verdict.tries_left})]
         if verdict.outcome == "locked" and verdict.locked_until is not None:
