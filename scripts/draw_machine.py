@@ -11,7 +11,7 @@ from pathlib import Path
 
 from transitions.extensions import GraphMachine
 
-import bot.guardians.machine  # noqa: F401 (registers the child's machine in MACHINES)
+import bot.guardians.machine  # noqa: F401 (registers the child's and the guardian's machines)
 from bot.flows.conversation import Conversation
 from bot.flows.machine import MACHINES
 
