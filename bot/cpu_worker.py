@@ -14,15 +14,11 @@ up to 180 ms, because the pool feeds its worker only as fast as those threads ge
 Here the event loop itself writes each task to the worker's stdin and reads the answer from
 its stdout (length-prefixed pickles), so there are no helper threads to wait for.
 
-PDFs (nobody waits for one: the receipt is already answered) go to a process of their own
-that runs at a lower priority (``nice`` +10): a citizen's photo never queues behind a 4.5 ms
-render, and on a busy machine the renders take the CPU the event loop and the photo worker
-leave idle. Before, PDFs shared the photo worker and waited for a moment with no photo
-queued; the photo worker was then the busiest part of the bot (~11 ms of a registration's
-CPU, against ~10 ms for the event loop). The message catalogues and the photo key are sent
-once when a worker starts. A checked photo is sealed into its file by the worker, so only
-its id comes back. ``workers`` (the photo workers) defaults to one process per core beyond
-the first (the event loop keeps one core), plus the PDFs' process. A worker that dies
+A PDF is sent to a worker only when no citizen's photo or QR code is queued there (the
+receipt is already answered; the PDF can wait a few ms). The message catalogues and the
+photo key are sent once when a worker starts. A checked photo
+is sealed into its file by the worker, so only its id comes back. ``workers`` defaults to
+one process per core beyond the first (the event loop keeps one core). A worker that dies
 fails its pending tasks (the citizen gets the usual apology) and is started again on the
 next task.
 """
@@ -55,8 +51,7 @@ _HEADER = 4  # bytes of big-endian frame length
 _RAM_FOLDER = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108 - tmpfs, Linux
 _PROJECT_ROOT = str(Path(__file__).resolve().parent.parent)  # so ``-m bot.cpu_worker`` imports
 _STOP_TIMEOUT = 5.0
-_BACKGROUND_FLAG = "--background"
-_BACKGROUND_NICENESS = 10  # CFS: ~10 % of a core against a busy nice-0 thread, never starved
+_BACKGROUND_PATIENCE = 1.0  # s a PDF waits for citizens' photo checks before going anyway
 
 
 class WorkerError(RuntimeError):
@@ -156,9 +151,6 @@ def _frame(value: object) -> bytes:
 
 def serve() -> None:
     """The worker process: read tasks from stdin, answer on stdout, until stdin closes."""
-    if _BACKGROUND_FLAG in sys.argv[1:]:
-        with contextlib.suppress(OSError):  # already as low as it may go
-            os.nice(_BACKGROUND_NICENESS)
     answers = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # a stray print, even from C code, goes to stderr, not into the frames
     sys.stdout = sys.stderr
@@ -228,6 +220,32 @@ class _Process:
         self.tasks = process.stdin
         self.pending: dict[int, asyncio.Future[Any]] = {}
         self.reader = asyncio.create_task(self._read_answers())
+        self.waiting_users = 0  # tasks someone is waiting for to get their answer
+        self.no_user_waiting = asyncio.Event()
+        self.no_user_waiting.set()
+        self.background_slot = asyncio.Semaphore(1)  # one background task queued at a time
+
+    async def call_for_user(self, call_id: int, name: str, args: tuple[Any, ...]) -> Any:
+        """A task a citizen is waiting for (a photo, a QR code): sent at once."""
+        self.waiting_users += 1
+        self.no_user_waiting.clear()
+        try:
+            return await self.call(call_id, name, args)
+        finally:
+            self.waiting_users -= 1
+            if not self.waiting_users:
+                self.no_user_waiting.set()
+
+    async def call_in_background(self, call_id: int, name: str, args: tuple[Any, ...]) -> Any:
+        """Work nobody is waiting on (a PDF after its receipt): sent when no citizen's task
+        is queued, so a 4.5 ms render never sits in front of someone's photo check; under
+        sustained load it goes anyway after ``_BACKGROUND_PATIENCE`` seconds. One at a time:
+        PDFs that waited together must not then queue up together in front of the next
+        photo (``bench/flow.py`` saw photo checks wait ~400 ms behind such a flood)."""
+        async with self.background_slot:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.no_user_waiting.wait(), _BACKGROUND_PATIENCE)
+            return await self.call(call_id, name, args)
 
     @property
     def alive(self) -> bool:
@@ -295,7 +313,6 @@ class CpuWorker:
         self.sealer = sealer
         self.workers = workers or max(1, (os.cpu_count() or 2) - 1)
         self._processes: list[_Process] = []
-        self._background: _Process | None = None  # the PDFs' process, at lower priority
         self._starting = asyncio.Lock()
         self._ids = itertools.count(1)
         self._spool: Path | None = None
@@ -307,13 +324,11 @@ class CpuWorker:
         photo, so a citizen's photo does not wait there for the next citizen."""
         _remove_stale_spools()
         await self._ready()
-        await self._background_ready()
 
     @property
     def pids(self) -> list[int]:
-        """The worker processes' ids, the PDFs' last (for an operator's ``ps``, the tests)."""
-        processes = [*self._processes, *([self._background] if self._background else [])]
-        return [p.process.pid for p in processes if p.alive]
+        """The worker processes' ids (for an operator's ``ps``, and the tests)."""
+        return [p.process.pid for p in self._processes if p.alive]
 
     async def _ready(self) -> list[_Process]:
         live = [p for p in self._processes if p.alive]
@@ -325,22 +340,13 @@ class CpuWorker:
                 self._processes.append(await self._spawn())
             return self._processes
 
-    async def _background_ready(self) -> _Process:
-        if self._background is not None and self._background.alive:
-            return self._background
-        async with self._starting:
-            if self._background is None or not self._background.alive:
-                self._background = await self._spawn(background=True)
-            return self._background
-
-    async def _spawn(self, *, background: bool = False) -> _Process:
+    async def _spawn(self) -> _Process:
         env = worker_environment(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [_PROJECT_ROOT, env.get("PYTHONPATH")]))
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             "bot.cpu_worker",
-            *([_BACKGROUND_FLAG] if background else []),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             env=env,
@@ -351,10 +357,11 @@ class CpuWorker:
         return worker
 
     async def _call(self, name: str, *args: Any, background: bool = False) -> Any:
+        processes = await self._ready()
+        least_busy = min(processes, key=lambda p: len(p.pending))
         if background:
-            return await (await self._background_ready()).call(next(self._ids), name, args)
-        least_busy = min(await self._ready(), key=lambda p: len(p.pending))
-        return await least_busy.call(next(self._ids), name, args)
+            return await least_busy.call_in_background(next(self._ids), name, args)
+        return await least_busy.call_for_user(next(self._ids), name, args)
 
     def _spooled(self, data: bytes) -> str:
         """Leave a photo where the worker will read it, and hand over only its path.
@@ -416,9 +423,6 @@ class CpuWorker:
 
     async def close(self) -> None:
         processes, self._processes = self._processes, []
-        if self._background is not None:
-            processes.append(self._background)
-            self._background = None
         await asyncio.gather(*(p.stop() for p in processes))
         if self._spool is not None:  # photos a stopped worker never took
             shutil.rmtree(self._spool, ignore_errors=True)

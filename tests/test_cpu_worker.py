@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,44 +47,6 @@ async def test_a_pdf_and_photos_asked_at_once_all_arrive(worker: CpuWorker) -> N
     )
     assert pdf.startswith(b"%PDF")
     assert all(isinstance(k, KeptPhoto) for k in kept)
-
-
-async def test_pdfs_are_rendered_by_a_process_of_their_own_at_a_lower_priority(
-    worker: CpuWorker,
-) -> None:
-    """A citizen's photo never queues behind PDFs nobody is waiting for, and on a busy
-    machine the renders only take what the event loop and the photo worker leave idle."""
-    photos_pid, pdfs_pid = worker.pids
-    assert os.getpriority(os.PRIO_PROCESS, pdfs_pid) > os.getpriority(os.PRIO_PROCESS, photos_pid)
-    data = {"full_name": "Nguyễn Văn An", "bhxh_code": "0312345678", "agency_code": "03102"}
-    moment = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
-    finished: list[str] = []
-
-    async def render(n: int) -> None:
-        await worker.render(data, f"{n:05d}.GD/2026/03102", None, moment, "vi")
-        finished.append("pdf")
-
-    async def keep() -> None:
-        assert isinstance(await worker.keep_photo(photo_bytes(seed=9)), KeptPhoto)
-        finished.append("photo")
-
-    renders = [asyncio.create_task(render(n)) for n in range(20)]
-    await asyncio.sleep(0)  # the 20 renders are asked first
-    await asyncio.gather(keep(), *renders)
-    assert finished.index("photo") < 19  # answered while PDFs were still being rendered
-
-
-async def test_a_pdfs_process_that_dies_is_replaced_for_the_next_pdf(worker: CpuWorker) -> None:
-    *_, pdfs_pid = worker.pids
-    os.kill(pdfs_pid, signal.SIGKILL)
-    data = {"full_name": "Nguyễn Văn An", "bhxh_code": "0312345678", "agency_code": "03102"}
-    moment = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
-    for _ in range(50):  # until the bot has seen the process end (its answers' pipe closed)
-        if pdfs_pid not in worker.pids:
-            break
-        await asyncio.sleep(0.01)
-    pdf = await worker.render(data, "00001.GD/2026/03102", None, moment, "vi")
-    assert pdf.startswith(b"%PDF") and pdfs_pid not in worker.pids
 
 
 async def test_a_failing_task_is_reported_and_the_worker_goes_on(worker: CpuWorker) -> None:
