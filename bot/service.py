@@ -10,6 +10,7 @@ Nothing is written before the user has agreed to the use of their data.
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import logging
 import uuid
@@ -56,6 +57,9 @@ log = logging.getLogger(__name__)
 #: A stored notice the channel refuses this many times (one try per sweep, every 5 minutes
 #: in the bot) is parked: the citizen has most likely blocked the bot.
 NOTICE_ATTEMPTS = 5
+#: Questions kept in memory for people who have agreed to nothing yet (a few hundred bytes
+#: each): bounds what a flood of /child from new accounts can hold.
+MAX_ASKED_BEFORE_CONSENT = 10_000
 
 
 @dataclass(frozen=True)
@@ -132,6 +136,11 @@ class RegistrationService:
         self.reviews = reviews
         self.cpu = cpu or CpuWorker(translator, photos.sealer)  # photos, QR codes, PDFs
         self._follow_ups: dict[str, FollowUp] = {}
+        # A question asked of someone who has not agreed to anything yet (/child from a
+        # user new to the bot): kept here, not stored, so «có» or «1» still answers it.
+        self._asked_before_consent: collections.OrderedDict[str, Conversation] = (
+            collections.OrderedDict()
+        )
         self._background: set[asyncio.Task[None]] = set()
         self.otp_sends = OtpSends(conversations.db)
         self.otp_locks = OtpLocks(conversations.db)
@@ -185,7 +194,9 @@ class RegistrationService:
                 return Outcome(self.default_locale, [])
             event = prepared
         now = self.clock()
-        conv = await self.conversations.load(user_key)
+        conv = await self.conversations.load(user_key) or self._asked_before_consent.pop(
+            user_key, None
+        )
         if conv is None:
             # Everyone is greeted in the default language (Vietnamese), whatever the client
             # reports: Telegram has no Vietnamese interface, so many Vietnamese citizens'
@@ -274,8 +285,21 @@ class RegistrationService:
             await self._persist(child, False, now)
             guardian.active_child = child.user_key
         remember_offered(guardian, replies)  # «có», «1» answer the question just asked
-        await self.conversations.save(guardian)
+        if guardian.consent is None and child is None:
+            self._hold_before_consent(guardian)  # nothing is stored before they agree
+        else:
+            await self.conversations.save(guardian)
         return Outcome(guardian.locale, replies)
+
+    def _hold_before_consent(self, conv: Conversation) -> None:
+        """Keep, in memory only, the question just asked of someone who agreed to nothing;
+        the oldest go first past ``MAX_ASKED_BEFORE_CONSENT`` (a restart forgets them all:
+        their next message is then greeted as a newcomer's)."""
+        held = self._asked_before_consent
+        held[conv.user_key] = conv
+        held.move_to_end(conv.user_key)
+        while len(held) > MAX_ASKED_BEFORE_CONSENT:
+            held.popitem(last=False)
 
     async def _run_child(
         self, guardian: Conversation, child: Conversation, event: Event, now: datetime

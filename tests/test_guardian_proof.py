@@ -8,6 +8,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
+from bot import service as service_module
 from bot.flows.events import Event
 from bot.guardians.flow import guardian_of
 from bot.service import Notice
@@ -104,12 +107,28 @@ async def test_a_citizen_registered_without_email_is_asked_from_the_button_under
 async def test_the_vssid_question_can_be_answered_by_typing(parts: Components) -> None:
     guardian = Citizen(parts, "tg:3001")
     await guardian.command("child")
+    assert await guardian.state() == "(nothing stored)"  # nothing before they agree
     await guardian.says("1")  # the first button, typed
     assert guardian.keys[-1] == "guardian.ask.bhxh_code"
     other = Citizen(parts, "tg:3002")
     await other.command("child")
     await other.says("đăng ký cho tôi trước")  # the second button's words
     assert other.keys[-1] == "ask.consent"
+    assert await other.state() == "(nothing stored)"
+
+
+async def test_questions_held_before_consent_are_bounded(
+    parts: Components, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Held in memory only, and not without end: the oldest asker is then a newcomer."""
+    monkeypatch.setattr(service_module, "MAX_ASKED_BEFORE_CONSENT", 2)
+    first, *others = (Citizen(parts, f"tg:301{n}") for n in range(3))
+    for asker in (first, *others):
+        await asker.command("child")
+    await first.says("1")
+    assert first.keys[-1] != "guardian.ask.bhxh_code"  # forgotten: greeted afresh
+    await others[-1].says("1")
+    assert others[-1].keys[-1] == "guardian.ask.bhxh_code"
 
 
 async def test_a_guardian_proves_their_email_and_then_the_childs_consent_is_asked(
