@@ -104,6 +104,18 @@ async def test_a_citizen_registered_without_email_is_asked_from_the_button_under
     assert citizen.keys[-1] == "guardian.ask.bhxh_code"
 
 
+async def test_the_guardians_yes_i_have_vssid_is_their_consent_and_is_recorded(
+    citizen: Citizen, parts: Components, clock: FakeClock
+) -> None:
+    await citizen.command("child")
+    assert "đồng ý" in citizen.text  # the question says pressing the button is agreeing
+    await citizen.presses("Tôi đã có VssID, đồng ý tiếp tục")
+    rows = await parts.db.fetch("SELECT user_key, version, given_at FROM consents")
+    assert [(key, at) for key, _, at in rows] == [
+        (f"{citizen.user_key}/guardian", clock().isoformat())
+    ]
+
+
 async def test_the_vssid_question_can_be_answered_by_typing(parts: Components) -> None:
     guardian = Citizen(parts, "tg:3001")
     await guardian.command("child")
