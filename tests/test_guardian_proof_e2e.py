@@ -28,7 +28,7 @@ async def test_a_new_guardian_proves_their_email_and_adds_one_child(
 ) -> None:
     mother = telegram.user(7301)
     told = await mother.command("child")
-    assert "phải đã có tài khoản VssID" in told
+    assert "cần có tài khoản VssID trước" in told
     await mother.presses("Tôi đã có VssID, đồng ý tiếp tục")  # the button, by its label
     assert "Mã số BHXH của bạn" in mother.text
     await mother.says("0311122233")
