@@ -194,9 +194,8 @@ class RegistrationService:
                 return Outcome(self.default_locale, [])
             event = prepared
         now = self.clock()
-        conv = await self.conversations.load(user_key) or self._asked_before_consent.pop(
-            user_key, None
-        )
+        held = self._asked_before_consent.pop(user_key, None)  # never outlives one answer
+        conv = await self.conversations.load(user_key) or held
         if conv is None:
             # Everyone is greeted in the default language (Vietnamese), whatever the client
             # reports: Telegram has no Vietnamese interface, so many Vietnamese citizens'
