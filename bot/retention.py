@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.flows.conversation import CONTACT_FIELDS, PHOTO_FIELDS, Conversation
+from bot.guardians.flow import proof_key
 from storage.conversations import ConversationStore
 from storage.declarations import DeclarationStore, StoredDeclaration
 from storage.guardians import GuardianRecords
@@ -93,6 +94,16 @@ class Retention:
         # versions until it is copied back and cut (``secure_delete`` overwrites the pages).
         await self.conversations.db.forget()
         return kept
+
+    async def forget_proved_guardian(self, guardian_key: str, now: datetime) -> None:
+        """/deletemydata of a guardian who proved their e-mail: their record, the draft of
+        that proof if one is under way, and the traces of the addresses they proved."""
+        record = await self.guardians.get(guardian_key)
+        await self.guardians.forget(guardian_key)
+        key = proof_key(guardian_key)
+        proof = await self.conversations.load(key) or Conversation(user_key=key, kind="guardian")
+        proof.contacts += [str(record[f]) for f in ("phone", "email") if record and record.get(f)]
+        await self.forget_user(proof, now)
 
     async def sweep(self, now: datetime) -> list[StoredDeclaration]:
         """Purge the declarations whose period has ended; returns them as they were."""

@@ -712,19 +712,13 @@ class RegistrationService:
     async def _erase(self, conv: Conversation, now: datetime) -> list[Reply]:
         """/deletemydata: every trace goes (``Retention.forget_user``); a submitted
         declaration stays, because the agency must keep it, and the user is told so."""
-        record = await self.guardian_records.get(conv.user_key)
-        await self.guardian_records.forget(conv.user_key)
         kept = await self.retention.forget_user(conv, now)
         for key in await self.conversations.children_of(conv.user_key):
             child = await self.conversations.load(key)
             kept += await self.retention.forget_user(
                 child or Conversation(user_key=key, kind="child"), now
             )
-        # A proved guardian's draft, and the traces of the addresses they proved.
-        key = proof_key(conv.user_key)
-        proof = await self.conversations.load(key) or Conversation(user_key=key, kind="guardian")
-        proof.contacts += [str(record[f]) for f in ("phone", "email") if record and record.get(f)]
-        kept += await self.retention.forget_user(proof, now)
+        await self.retention.forget_proved_guardian(conv.user_key, now)
         if self.campaigns is not None:
             await self.campaigns.store.forget_user(conv.user_key)
         return [Reply("erase.kept", {"receipt": d.receipt}) for d in kept]

@@ -91,9 +91,9 @@ class ConversationStore:
     async def quiet_since(self, cutoff: str, limit: int = 500) -> list[str]:
         """Users whose conversation has not changed since ``cutoff`` (ISO time, UTC).
 
-        A row never touched (``updated_at`` empty: no draft, only the buttons of a question
-        asked before consent, ``bot.guardians``) has nothing due and is left out, or such
-        rows, sorted first, would fill every batch."""
+        A row never touched (``updated_at`` empty: no draft of its own, only a guardian's
+        pointer to the draft they fill in, ``bot.guardians``) has nothing due and is left
+        out, or such rows, sorted first, would fill every batch."""
         rows = await self.db.fetch(
             "SELECT user_key FROM conversations WHERE updated_at < ? AND updated_at != '' "
             "AND state NOT IN ('done', 'submitting') ORDER BY updated_at LIMIT ?",

@@ -87,12 +87,12 @@ def child_key(guardian_key: str, child_id: str) -> str:
     return f"{guardian_key}/child/{child_id}"
 
 
+_PROOF = "/guardian"
+
+
 def proof_key(guardian_key: str) -> str:
     """The conversation key of a guardian's proof of their e-mail (``bot.guardians.proof``)."""
     return f"{guardian_key}{_PROOF}"
-
-
-_PROOF = "/guardian"
 
 
 def guardian_of(key: str) -> str:
